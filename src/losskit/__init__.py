@@ -1,0 +1,30 @@
+"""losskit: loss functions for PyTorch, correct by default, and the evidence to choose one.
+
+Public API::
+
+    import losskit.functional as LF      # pure functions
+    import losskit.nn                     # nn.Module wrappers
+    losskit.get_loss("huber", delta=2.0)  # registry
+"""
+
+from . import functional, nn
+from ._validate import is_validation_enabled, set_validation, validation
+from .errors import LossInputError
+from .registry import LossInfo, available_losses, get_loss, loss_info, register
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "LossInfo",
+    "LossInputError",
+    "__version__",
+    "available_losses",
+    "functional",
+    "get_loss",
+    "is_validation_enabled",
+    "loss_info",
+    "nn",
+    "register",
+    "set_validation",
+    "validation",
+]

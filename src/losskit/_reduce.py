@@ -1,0 +1,116 @@
+"""The one reduction of losskit.
+
+Every loss computes ``values``, its per-element (regression) or per-position
+(classification) loss already multiplied by any element or class weight, and
+optionally ``denom``, the weight each position contributes to the
+denominator (the class weight of its target, 0 where the target is ignored).
+This module turns them into the requested reduction with a single rule:
+
+.. math::
+
+    \\text{mean} = \\frac{\\sum_i s_i \\sum_j w_{ij} \\ell_{ij}}{\\sum_i s_i \\sum_j w_{ij}}
+
+where ``s`` is the optional per-sample weight and ``w`` the element or class
+weight (1 where none is given). A mean over zero total weight (an empty
+batch, every target ignored, every weight 0) is ``0`` with zero gradients,
+never NaN. ``num_items`` replaces the denominator, for exact means across
+gradient accumulation and distributed ranks (see :mod:`losskit.distributed`).
+"""
+
+from __future__ import annotations
+
+import torch
+
+from ._validate import LossInputError, check_reduction, check_sample_weight
+
+__all__ = ["reduce_loss"]
+
+
+def _safe_divide(num: torch.Tensor, den: torch.Tensor) -> torch.Tensor:
+    """num / den, and 0 (with zero gradient) where den == 0."""
+    nonzero = den != 0
+    return torch.where(nonzero, num / torch.where(nonzero, den, torch.ones_like(den)), torch.zeros_like(num))
+
+
+def _check_num_items(num_items: int | float | torch.Tensor) -> None:
+    if isinstance(num_items, torch.Tensor):
+        if num_items.numel() != 1:
+            raise LossInputError(
+                f"num_items must be a number or a one-element tensor, got shape {tuple(num_items.shape)}."
+            )
+        return
+    if isinstance(num_items, bool) or not isinstance(num_items, (int, float)) or num_items < 0:
+        raise LossInputError(
+            f"num_items must be a number >= 0 (the global count of items in the step), got {num_items!r}."
+        )
+
+
+def reduce_loss(
+    values: torch.Tensor,
+    reduction: str,
+    *,
+    denom: torch.Tensor | None = None,
+    sample_weight: torch.Tensor | None = None,
+    num_items: int | float | torch.Tensor | None = None,
+) -> torch.Tensor:
+    """Reduce weighted per-position losses.
+
+    Args:
+      values: weighted losses, batch along dim 0 (or a 0-d tensor).
+      reduction: ``"mean"``, ``"sum"``, ``"none"`` or ``"per_sample"``.
+      denom: per-position weights for the mean's denominator, shaped like
+        ``values``; ``None`` counts every position once.
+      sample_weight: optional per-sample weights, shape ``(N,)``.
+      num_items: optional denominator of ``"mean"`` replacing the local total weight.
+
+    Returns:
+      ``values`` for ``"none"``; shape ``(N,)`` for ``"per_sample"`` (each
+      sample's weighted mean over its positions, times its sample weight);
+      a 0-d tensor otherwise.
+    """
+    check_reduction(reduction)
+    if num_items is not None:
+        _check_num_items(num_items)
+    if sample_weight is not None:
+        if values.dim() == 0:
+            raise LossInputError("sample_weight needs a batched input (batch along dim 0), got a 0-d input.")
+        check_sample_weight(sample_weight, values.shape[0])
+        sample_weight = sample_weight.to(values.dtype)
+        # keep s broadcastable against (N, ...)
+        s = sample_weight.reshape((-1,) + (1,) * (values.dim() - 1))
+    else:
+        s = None
+
+    if reduction == "none":
+        return values if s is None else values * s
+
+    if reduction == "per_sample":
+        if values.dim() == 0:
+            raise LossInputError(
+                "reduction='per_sample' needs a batched input (batch along dim 0), got a 0-d input; "
+                "use reduction='none' or unsqueeze(0)."
+            )
+        n = values.shape[0]
+        num = values.reshape(n, -1).sum(1)
+        if denom is None:
+            per = values[0].numel() if n else 1
+            den = torch.full_like(num, float(per))
+        else:
+            den = denom.to(values.dtype).reshape(n, -1).sum(1)
+        out = _safe_divide(num, den)
+        return out if sample_weight is None else out * sample_weight
+
+    weighted = values if s is None else values * s
+    total = weighted.sum()
+    if reduction == "sum":
+        return total
+
+    # mean
+    if num_items is not None:
+        den_t = torch.as_tensor(num_items, dtype=total.dtype, device=total.device)
+    elif denom is None and s is None:
+        den_t = torch.tensor(float(values.numel()), dtype=total.dtype, device=total.device)
+    else:
+        d = torch.ones_like(values) if denom is None else denom.to(values.dtype)
+        den_t = (d if s is None else d * s).sum()
+    return _safe_divide(total, den_t)

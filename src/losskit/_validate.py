@@ -1,0 +1,240 @@
+"""Every input check and error message of losskit, and the validation switch.
+
+Two kinds of checks live here:
+
+* **Structural checks** (shapes, dtypes, option values) read only metadata.
+  They always run: they cost nothing and they are what stops silent
+  broadcasting.
+* **Value checks** (finiteness, target ranges, probabilities summing to 1)
+  read the data and synchronise with it. They can be switched off per call
+  with ``validate=False`` or globally with :func:`set_validation` /
+  :func:`validation`, for hot loops and ``torch.compile(fullgraph=True)``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from collections.abc import Iterator, Sequence
+
+import torch
+
+from .errors import LossInputError
+
+__all__ = [
+    "LossInputError",
+    "is_validation_enabled",
+    "set_validation",
+    "validation",
+]
+
+REDUCTIONS = ("mean", "sum", "none", "per_sample")
+INPUT_KINDS = ("logits", "probs", "log_probs")
+TARGET_KINDS = ("probs", "log_probs")
+# Rows of probabilities must sum to 1 within this tolerance (after upcasting
+# to float32 at least); generous enough for a float16 softmax.
+PROB_SUM_ATOL = 1e-3
+
+_enabled = True
+
+
+def set_validation(enabled: bool) -> None:
+    """Switch value checks on or off for every loss call that passes ``validate=None``."""
+    global _enabled
+    _enabled = bool(enabled)
+
+
+def is_validation_enabled() -> bool:
+    """Whether value checks run for calls that pass ``validate=None``."""
+    return _enabled
+
+
+@contextlib.contextmanager
+def validation(enabled: bool) -> Iterator[None]:
+    """Context manager that sets the global validation switch and restores it on exit."""
+    previous = _enabled
+    set_validation(enabled)
+    try:
+        yield
+    finally:
+        set_validation(previous)
+
+
+def resolve(validate: bool | None) -> bool:
+    """The effective value-check switch for one call."""
+    if validate is None:
+        return _enabled and not _is_compiling()
+    return bool(validate)
+
+
+def _is_compiling() -> bool:
+    compiler = getattr(torch, "compiler", None)
+    return bool(compiler is not None and compiler.is_compiling())
+
+
+def _shape(t: torch.Tensor) -> str:
+    return f"({', '.join(str(s) for s in t.shape)})" if t.dim() != 1 else f"({t.shape[0]},)"
+
+
+# ---------------------------------------------------------------- options
+
+
+def check_choice(value: object, name: str, choices: Sequence[str]) -> str:
+    if value not in choices:
+        raise LossInputError(
+            f"{name}={value!r} is not supported; use one of {', '.join(map(repr, choices))}."
+        )
+    return value  # type: ignore[return-value]
+
+
+def check_reduction(reduction: object) -> str:
+    return check_choice(reduction, "reduction", REDUCTIONS)
+
+
+def check_positive(value: float, name: str) -> float:
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        raise LossInputError(f"{name} must be a positive number, got {value!r}.")
+    if not (value > 0 and math.isfinite(value)):
+        raise LossInputError(f"{name} must be a finite number > 0, got {value!r}; pass e.g. {name}=1.0.")
+    return float(value)
+
+
+def check_in_range(
+    value: float, name: str, low: float, high: float, *, high_inclusive: bool = True
+) -> float:
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        raise LossInputError(f"{name} must be a number, got {value!r}.")
+    ok = low <= value <= high if high_inclusive else low <= value < high
+    if not ok:
+        bracket = "]" if high_inclusive else ")"
+        raise LossInputError(f"{name} must lie in [{low:g}, {high:g}{bracket}, got {value!r}.")
+    return float(value)
+
+
+# ---------------------------------------------------------------- tensors
+
+
+def check_tensor(t: object, name: str) -> torch.Tensor:
+    if not isinstance(t, torch.Tensor):
+        raise LossInputError(
+            f"{name} must be a torch.Tensor, got {type(t).__name__}; wrap it with torch.as_tensor()."
+        )
+    return t
+
+
+def check_float(t: torch.Tensor, name: str) -> torch.Tensor:
+    check_tensor(t, name)
+    if not t.is_floating_point():
+        raise LossInputError(
+            f"{name} has dtype {t.dtype}, but this loss needs a floating-point tensor; "
+            f"convert it with {name}.float()."
+        )
+    return t
+
+
+def check_same_shape(
+    input: torch.Tensor, target: torch.Tensor, *, input_name: str = "input", target_name: str = "target"
+) -> None:
+    """Refuse any shape mismatch: losskit never broadcasts input against target."""
+    if input.shape == target.shape:
+        return
+    hint = ""
+    if input.dim() == target.dim() + 1 and input.shape[-1] == 1 and input.shape[:-1] == target.shape:
+        hint = f" Drop the trailing dimension with {input_name}.squeeze(-1)."
+    elif target.dim() == input.dim() + 1 and target.shape[-1] == 1 and target.shape[:-1] == input.shape:
+        hint = f" Drop the trailing dimension with {target_name}.squeeze(-1)."
+    elif input.numel() == target.numel():
+        hint = f" If they hold the same values in another layout, use {target_name}.view_as({input_name})."
+    raise LossInputError(
+        f"{input_name} has shape {_shape(input)} but {target_name} has shape {_shape(target)}; "
+        f"losskit does not broadcast them (that silently computes a wrong loss).{hint}"
+    )
+
+
+def check_finite(t: torch.Tensor, name: str, *, allow_neg_inf: bool = False) -> None:
+    ok = torch.isfinite(t) | (t == -math.inf) if allow_neg_inf else torch.isfinite(t)
+    if not bool(ok.all()):
+        bad = (~ok).sum().item()
+        first = t[~ok].flatten()[0].item()
+        raise LossInputError(
+            f"{name} holds {bad} non-finite value(s) (first: {first}); losses of NaN or inf are "
+            f"meaningless. Fix the data or the model, or pass validate=False to skip this check."
+        )
+
+
+def check_sample_weight(sample_weight: torch.Tensor | None, batch: int, name: str = "sample_weight") -> None:
+    if sample_weight is None:
+        return
+    check_float(sample_weight, name)
+    if sample_weight.shape != (batch,):
+        raise LossInputError(
+            f"{name} has shape {_shape(sample_weight)} but must have shape ({batch},), "
+            f"one weight per sample of the batch."
+        )
+
+
+def check_elementwise_weight(weight: torch.Tensor | None, input: torch.Tensor, name: str = "weight") -> None:
+    if weight is None:
+        return
+    check_float(weight, name)
+    if weight.shape != input.shape:
+        raise LossInputError(
+            f"{name} has shape {_shape(weight)} but input has shape {_shape(input)}; "
+            f"an elementwise weight must match the input exactly (use sample_weight for one weight per sample)."
+        )
+
+
+def check_class_weight(weight: torch.Tensor | None, num_classes: int, name: str = "weight") -> None:
+    if weight is None:
+        return
+    check_float(weight, name)
+    if weight.shape != (num_classes,):
+        raise LossInputError(
+            f"{name} has shape {_shape(weight)} but input has {num_classes} classes along dim 1; "
+            f"pass one weight per class, shape ({num_classes},)."
+        )
+
+
+def check_nonnegative(t: torch.Tensor, name: str) -> None:
+    if bool((t < 0).any()):
+        raise LossInputError(f"{name} holds a negative value ({t.min().item():g}); weights must be >= 0.")
+
+
+def check_class_indices(target: torch.Tensor, num_classes: int, ignore_index: int | None) -> None:
+    valid = target != ignore_index if ignore_index is not None else torch.ones_like(target, dtype=torch.bool)
+    bad = valid & ((target < 0) | (target >= num_classes))
+    if bool(bad.any()):
+        value = target[bad].flatten()[0].item()
+        ignore = f" other than ignore_index={ignore_index}" if ignore_index is not None else ""
+        raise LossInputError(
+            f"target holds the class index {value}, outside [0, {num_classes}){ignore}; "
+            f"input has {num_classes} classes along dim 1."
+        )
+
+
+def check_probabilities(p: torch.Tensor, name: str, *, dim: int = 1, log: bool = False) -> None:
+    """Values in [0, 1] (or <= 0 for log-probabilities) whose rows along ``dim`` sum to 1."""
+    tol = PROB_SUM_ATOL
+    if log:
+        if bool((p > tol).any()):
+            raise LossInputError(
+                f"{name} holds the log-probability {p.max().item():g} > 0; pass log-probabilities "
+                f"(e.g. log_softmax), or choose another *_kind."
+            )
+        probs = p.float().exp() if p.dtype != torch.float64 else p.exp()
+    else:
+        if bool((p < -tol).any()) or bool((p > 1 + tol).any()):
+            value = p.min().item() if bool((p < -tol).any()) else p.max().item()
+            raise LossInputError(
+                f"{name} holds the value {value:g}, outside [0, 1]; pass probabilities, or choose "
+                f"another *_kind (e.g. 'logits')."
+            )
+        probs = p.float() if p.dtype != torch.float64 else p
+    sums = probs.sum(dim=dim)
+    err = (sums - 1).abs()
+    if err.numel() and bool((err > tol).any()):
+        worst = sums.flatten()[err.flatten().argmax()].item()
+        raise LossInputError(
+            f"{name} has a row along dim {dim} that sums to {worst:.6g}, not 1 (tolerance {tol:g}); "
+            f"normalise it (e.g. {name} / {name}.sum({dim}, keepdim=True))."
+        )

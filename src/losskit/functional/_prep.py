@@ -1,0 +1,295 @@
+"""Shared input preparation for the functional losses.
+
+Regression losses go through :func:`elementwise_loss`; classification losses
+through :func:`prepare_classification`, which turns any accepted
+``(input, target)`` pair into one :class:`ClassBatch`. Nothing here is
+public: the losses in :mod:`losskit.functional` are.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from .. import _validate as V
+from .._reduce import reduce_loss
+
+Number = int | float | torch.Tensor
+
+
+def compute_dtype(*tensors: torch.Tensor) -> torch.dtype:
+    """The dtype losses are computed in: the promoted dtype, at least float32."""
+    dtype = tensors[0].dtype
+    for t in tensors[1:]:
+        dtype = torch.promote_types(dtype, t.dtype)
+    if dtype in (torch.float16, torch.bfloat16):
+        return torch.float32
+    return dtype
+
+
+# ------------------------------------------------------------------ regression
+
+
+def prepare_regression(
+    input: torch.Tensor,
+    target: torch.Tensor,
+    *,
+    weight: torch.Tensor | None,
+    validate: bool | None,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+    """Check a regression pair and return (input, target, weight) in the compute dtype."""
+    V.check_float(input, "input")
+    V.check_float(target, "target")
+    V.check_same_shape(input, target)
+    V.check_elementwise_weight(weight, input)
+    if V.resolve(validate):
+        V.check_finite(input, "input")
+        V.check_finite(target, "target")
+        if weight is not None:
+            V.check_finite(weight, "weight")
+            V.check_nonnegative(weight, "weight")
+    dtype = compute_dtype(input, target)
+    w = None if weight is None else weight.to(dtype)
+    return input.to(dtype), target.to(dtype), w
+
+
+def elementwise_loss(
+    kernel: Callable[[torch.Tensor], torch.Tensor],
+    input: torch.Tensor,
+    target: torch.Tensor,
+    *,
+    reduction: str,
+    weight: torch.Tensor | None,
+    sample_weight: torch.Tensor | None,
+    num_items: Number | None,
+    validate: bool | None,
+) -> torch.Tensor:
+    """Apply ``kernel`` to the residual ``input - target`` and reduce."""
+    V.check_reduction(reduction)
+    x, y, w = prepare_regression(input, target, weight=weight, validate=validate)
+    values = kernel(x - y)
+    if w is not None:
+        values = values * w
+    return reduce_loss(values, reduction, denom=w, sample_weight=sample_weight, num_items=num_items)
+
+
+# -------------------------------------------------------------- classification
+
+
+@dataclass
+class ClassBatch:
+    """One classification batch, normalised to a class dimension at dim 1.
+
+    Attributes:
+      log_p: log-probabilities, shape (N, C, d1, ...), compute dtype.
+      index: class index per position (ignored positions set to 0), or None
+        for probability targets.
+      valid: bool mask of non-ignored positions, shape (N, d1, ...), or None
+        when every position counts.
+      probs_target: probability targets, shape (N, C, d1, ...), or None for
+        index targets (label smoothing not applied).
+      log_probs_target: the target as given when ``target_kind="log_probs"``.
+      class_weight: the per-class weight vector (compute dtype) or None.
+      unbatched: the caller passed a (C,) input; squeeze ``"none"`` output.
+    """
+
+    log_p: torch.Tensor
+    index: torch.Tensor | None
+    valid: torch.Tensor | None
+    probs_target: torch.Tensor | None
+    log_probs_target: torch.Tensor | None
+    class_weight: torch.Tensor | None
+    unbatched: bool
+
+    @property
+    def num_classes(self) -> int:
+        return self.log_p.shape[1]
+
+    def probs(self) -> torch.Tensor:
+        return self.log_p.exp()
+
+    def target_log_p(self) -> torch.Tensor:
+        """log p_y at each position (index targets only)."""
+        assert self.index is not None
+        return self.log_p.gather(1, self.index.unsqueeze(1)).squeeze(1)
+
+    def position_weight(self) -> torch.Tensor | None:
+        """Weight of each position: the target's class weight, 0 where ignored.
+
+        For probability targets this is the expected class weight
+        :math:`\\sum_c w_c y_c`. ``None`` means every position weighs 1.
+        """
+        w = None
+        if self.class_weight is not None:
+            if self.index is not None:
+                w = self.class_weight[self.index]
+            else:
+                w = (self.probs_target * class_view(self.class_weight, self.log_p.dim())).sum(1)
+        if self.valid is not None:
+            valid = self.valid.to(self.log_p.dtype)
+            w = valid if w is None else w * valid
+        return w
+
+    def dense_target(self, label_smoothing: float = 0.0) -> torch.Tensor:
+        """Target probabilities (one-hot for indices), smoothed towards uniform."""
+        if self.index is not None:
+            y = F.one_hot(self.index, self.num_classes).movedim(-1, 1).to(self.log_p.dtype)
+        else:
+            y = self.probs_target
+        if label_smoothing:
+            y = y * (1 - label_smoothing) + label_smoothing / self.num_classes
+        return y
+
+    def mask(self, values: torch.Tensor) -> torch.Tensor:
+        """Zero the values of ignored positions (with where, so no NaN leaks through)."""
+        if self.valid is None:
+            return values
+        return torch.where(self.valid, values, torch.zeros_like(values))
+
+    def reduce(
+        self,
+        values: torch.Tensor,
+        reduction: str,
+        *,
+        sample_weight: torch.Tensor | None,
+        num_items: Number | None,
+        preweighted: bool = False,
+    ) -> torch.Tensor:
+        """Mask ignored positions, weight by :meth:`position_weight` and reduce.
+
+        ``preweighted=True`` means the class weights are already inside
+        ``values`` (as in cross-entropy); they still form the denominator.
+        """
+        w = self.position_weight()
+        values = self.mask(values)
+        if w is not None and not preweighted:
+            values = values * w
+        out = reduce_loss(values, reduction, denom=w, sample_weight=sample_weight, num_items=num_items)
+        if self.unbatched and reduction == "none":
+            out = out.squeeze(0)
+        return out
+
+
+def class_view(weight: torch.Tensor, ndim: int) -> torch.Tensor:
+    return weight.reshape((1, -1) + (1,) * (ndim - 2))
+
+
+def log_probs_from_input(input: torch.Tensor, input_kind: str, dtype: torch.dtype) -> torch.Tensor:
+    x = input.to(dtype)
+    if input_kind == "logits":
+        return torch.log_softmax(x, dim=1)
+    if input_kind == "log_probs":
+        return x
+    # probs: clamp so a zero probability gives a large finite loss, not inf
+    return torch.log(x.clamp_min(torch.finfo(dtype).tiny))
+
+
+def prepare_classification(
+    input: torch.Tensor,
+    target: torch.Tensor,
+    *,
+    input_kind: str = "logits",
+    weight: torch.Tensor | None = None,
+    ignore_index: int = -100,
+    label_smoothing: float = 0.0,
+    target_kind: str = "probs",
+    allow_index: bool = True,
+    allow_probs: bool = True,
+    validate: bool | None = None,
+) -> ClassBatch:
+    """Check a classification pair and normalise it into a :class:`ClassBatch`.
+
+    ``input`` is (N, C, d1, ...) or unbatched (C,); ``target`` is class
+    indices (N, d1, ...) of an integer dtype, or probabilities shaped like
+    ``input`` (``target_kind`` says whether they are log-probabilities).
+    """
+    V.check_float(input, "input")
+    V.check_tensor(target, "target")
+    V.check_choice(input_kind, "input_kind", V.INPUT_KINDS)
+    V.check_choice(target_kind, "target_kind", V.TARGET_KINDS)
+    V.check_in_range(label_smoothing, "label_smoothing", 0.0, 1.0)
+    if isinstance(ignore_index, bool) or not isinstance(ignore_index, int):
+        raise V.LossInputError(f"ignore_index must be an int, got {ignore_index!r}.")
+    if input.dim() == 0:
+        raise V.LossInputError(
+            "input is 0-d; a classification loss needs scores of shape (N, C) or (N, C, d1, ...)."
+        )
+
+    is_index = not target.is_floating_point()
+    unbatched = input.dim() == 1
+    if is_index and target.dtype in (torch.bool, torch.complex64, torch.complex128):
+        raise V.LossInputError(f"target has dtype {target.dtype}; pass class indices as int64 (target.long()).")
+    if unbatched:
+        input = input.unsqueeze(0)
+        target = target.unsqueeze(0)
+    num_classes = input.shape[1]
+    expected_index_shape = input.shape[:1] + input.shape[2:]
+
+    if is_index:
+        if not allow_index:
+            raise V.LossInputError(
+                f"target has integer dtype {target.dtype}, but this loss needs probability targets "
+                f"shaped like input {tuple(input.shape)}; convert with F.one_hot(target, C).float()."
+            )
+        if target.shape != expected_index_shape:
+            raise V.LossInputError(
+                f"target of class indices has shape {tuple(target.shape)} but input has shape "
+                f"{tuple(input.shape)} (class dim 1), so target must have shape {tuple(expected_index_shape)}."
+                + (" Drop the trailing dimension with target.squeeze(-1)." if target.shape[:-1] == expected_index_shape and target.shape[-1:] == (1,) else "")
+            )
+    else:
+        if not allow_probs:
+            raise V.LossInputError(
+                f"target has floating dtype {target.dtype}, but this loss needs class indices; "
+                f"convert with target.long() (or target.argmax(1) for one-hot rows)."
+            )
+        if target.shape != input.shape:
+            hint = (
+                " It has the shape of class indices: convert with target.long()."
+                if target.shape == expected_index_shape
+                else ""
+            )
+            raise V.LossInputError(
+                f"target of probabilities has shape {tuple(target.shape)} but input has shape "
+                f"{tuple(input.shape)}; probability targets must match the input exactly.{hint}"
+            )
+        if ignore_index != -100:
+            raise V.LossInputError(
+                f"ignore_index={ignore_index} only applies to class-index targets, but target holds "
+                f"probabilities; drop ignore_index or zero those rows with sample_weight."
+            )
+    V.check_class_weight(weight, num_classes)
+
+    if V.resolve(validate):
+        if input_kind == "logits":
+            V.check_finite(input, "input")
+        elif input_kind == "log_probs":
+            V.check_finite(input, "input", allow_neg_inf=True)
+            V.check_probabilities(input, "input", log=True)
+        else:
+            V.check_finite(input, "input")
+            V.check_probabilities(input, "input")
+        if is_index:
+            V.check_class_indices(target, num_classes, ignore_index)
+        else:
+            log_t = target_kind == "log_probs"
+            V.check_finite(target, "target", allow_neg_inf=log_t)
+            V.check_probabilities(target, "target", log=log_t)
+        if weight is not None:
+            V.check_finite(weight, "weight")
+            V.check_nonnegative(weight, "weight")
+
+    dtype = compute_dtype(input) if is_index else compute_dtype(input, target)
+    log_p = log_probs_from_input(input, input_kind, dtype)
+    w = None if weight is None else weight.to(dtype)
+    if is_index:
+        valid = target != ignore_index
+        index = torch.where(valid, target, torch.zeros_like(target)).long()
+        return ClassBatch(log_p, index, valid, None, None, w, unbatched)
+    t = target.to(dtype)
+    if target_kind == "log_probs":
+        return ClassBatch(log_p, None, None, t.exp(), t, w, unbatched)
+    return ClassBatch(log_p, None, None, t, None, w, unbatched)

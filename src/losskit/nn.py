@@ -1,0 +1,130 @@
+"""``nn.Module`` wrappers over :mod:`losskit.functional`, one generic pattern.
+
+Each class only stores its options and calls its function, like torch's
+``_Loss`` classes: ``losskit.nn.HuberLoss(delta=2.0)(input, target)`` equals
+``losskit.functional.huber_loss(input, target, delta=2.0)``. Tensor options
+(class weights, per-class alphas) are registered as buffers, so they follow
+``.to(device)`` and ``state_dict()``.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from typing import Any, ClassVar
+
+import torch
+from torch import nn
+
+from . import functional as LF
+from ._validate import LossInputError
+
+__all__ = [
+    "CrossEntropyLoss",
+    "FunctionalLoss",
+    "HuberLoss",
+    "KLDivLoss",
+    "L1Loss",
+    "LogCoshLoss",
+    "MAELoss",
+    "MSELoss",
+    "SoftmaxMAELoss",
+]
+
+
+def keyword_options(fn: Callable[..., Any]) -> dict[str, Any]:
+    """The keyword-only parameters of a loss function and their defaults."""
+    return {
+        p.name: p.default
+        for p in inspect.signature(fn).parameters.values()
+        if p.kind is inspect.Parameter.KEYWORD_ONLY
+    }
+
+
+class FunctionalLoss(nn.Module):
+    """Base class: a module that calls ``function(input, target, **options)``.
+
+    Subclasses set ``function``; the accepted keywords are exactly the
+    function's keyword-only parameters, checked at construction.
+    """
+
+    function: ClassVar[Callable[..., torch.Tensor]]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        fn = cls.__dict__.get("function")
+        if fn is not None and cls.__doc__ is None:
+            fn = fn.__func__ if isinstance(fn, staticmethod) else fn
+            summary = (fn.__doc__ or "").strip().splitlines()[0]
+            cls.__doc__ = (
+                f"{summary}\n\nModule form of :func:`losskit.functional.{fn.__name__}`; "
+                "takes the same keyword options."
+            )
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__()
+        accepted = keyword_options(type(self).function)
+        unknown = sorted(set(options) - set(accepted))
+        if unknown:
+            raise LossInputError(
+                f"{type(self).__name__} got unknown option(s) {', '.join(unknown)}; "
+                f"it accepts {', '.join(sorted(accepted))}."
+            )
+        self._option_names: list[str] = []
+        for name, default in accepted.items():
+            value = options.get(name, default)
+            if isinstance(value, torch.Tensor):
+                self.register_buffer(name, value)
+            else:
+                setattr(self, name, value)
+            self._option_names.append(name)
+
+    @property
+    def options(self) -> dict[str, Any]:
+        """The options passed to the function on every call."""
+        return {name: getattr(self, name) for name in self._option_names}
+
+    def forward(self, input: torch.Tensor, target: torch.Tensor, **overrides: Any) -> torch.Tensor:
+        """Compute the loss; keyword ``overrides`` (e.g. ``reduction="per_sample"``) apply to this call only."""
+        return type(self).function(input, target, **{**self.options, **overrides})
+
+    def extra_repr(self) -> str:
+        defaults = keyword_options(type(self).function)
+        shown = [
+            f"{k}={v!r}"
+            for k, v in self.options.items()
+            if not isinstance(v, torch.Tensor) and v is not None and v != defaults[k]
+        ]
+        shown += [f"{k}=<tensor {tuple(v.shape)}>" for k, v in self.options.items() if isinstance(v, torch.Tensor)]
+        return ", ".join(shown)
+
+
+class MSELoss(FunctionalLoss):
+    function = staticmethod(LF.mse_loss)
+
+
+class L1Loss(FunctionalLoss):
+    function = staticmethod(LF.l1_loss)
+
+
+MAELoss = L1Loss
+
+
+class HuberLoss(FunctionalLoss):
+    function = staticmethod(LF.huber_loss)
+
+
+class LogCoshLoss(FunctionalLoss):
+    function = staticmethod(LF.log_cosh_loss)
+
+
+class CrossEntropyLoss(FunctionalLoss):
+    function = staticmethod(LF.cross_entropy)
+
+
+class KLDivLoss(FunctionalLoss):
+    function = staticmethod(LF.kl_div)
+
+
+class SoftmaxMAELoss(FunctionalLoss):
+    function = staticmethod(LF.softmax_mae_loss)

@@ -1,0 +1,112 @@
+"""The one registry of losses: name -> function, module, task, options, summary.
+
+The CLI, the compare job and the test matrix all read this table, so a loss
+added here is listed, comparable and tested everywhere at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+from . import nn as lnn
+from ._validate import LossInputError
+
+__all__ = ["LossInfo", "available_losses", "get_loss", "loss_info", "register"]
+
+TASKS = ("regression", "classification", "multilabel")
+# options every loss has, which are not hyperparameters of the loss itself
+COMMON_OPTIONS = frozenset(
+    {"reduction", "validate", "weight", "sample_weight", "num_items", "input_kind", "target_kind",
+     "ignore_index", "label_smoothing"}
+)
+
+
+@dataclass(frozen=True)
+class LossInfo:
+    """What the registry knows about one loss.
+
+    Attributes:
+      name: the registry name (``"huber"``).
+      task: ``"regression"``, ``"classification"`` or ``"multilabel"``.
+      summary: one line for ``losskit list``.
+      module: the :class:`losskit.nn.FunctionalLoss` subclass.
+      aliases: other names that resolve to this loss.
+    """
+
+    name: str
+    task: str
+    summary: str
+    module: type[lnn.FunctionalLoss]
+    aliases: tuple[str, ...] = ()
+    _defaults: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    @property
+    def function(self) -> Callable[..., torch.Tensor]:
+        return self.module.function
+
+    @property
+    def options(self) -> dict[str, Any]:
+        """Every keyword option with its default."""
+        return lnn.keyword_options(self.function)
+
+    @property
+    def hyperparameters(self) -> dict[str, Any]:
+        """The loss's own options (``delta``, ``q``, ...), with defaults."""
+        return {k: v for k, v in self.options.items() if k not in COMMON_OPTIONS}
+
+
+_REGISTRY: dict[str, LossInfo] = {}
+_ALIASES: dict[str, str] = {}
+
+
+def register(
+    name: str, task: str, module: type[lnn.FunctionalLoss], summary: str, *, aliases: tuple[str, ...] = ()
+) -> LossInfo:
+    """Add a loss to the registry (used by losskit itself and by extensions)."""
+    if task not in TASKS:
+        raise ValueError(f"task must be one of {TASKS}, got {task!r}")
+    if name in _REGISTRY or name in _ALIASES:
+        raise ValueError(f"a loss named {name!r} is already registered")
+    info = LossInfo(name, task, summary, module, aliases)
+    _REGISTRY[name] = info
+    for alias in aliases:
+        _ALIASES[alias] = name
+    return info
+
+
+def available_losses(task: str | None = None) -> list[str]:
+    """The registered loss names, sorted; only those of ``task`` if given."""
+    return sorted(n for n, i in _REGISTRY.items() if task is None or i.task == task)
+
+
+def loss_info(name: str) -> LossInfo:
+    """The :class:`LossInfo` of a registered loss (or alias); ``ValueError`` listing the valid names otherwise."""
+    key = _ALIASES.get(name, name)
+    if key not in _REGISTRY:
+        raise LossInputError(f"unknown loss {name!r}; valid names: {', '.join(available_losses())}.")
+    return _REGISTRY[key]
+
+
+def get_loss(name: str, **options: Any) -> lnn.FunctionalLoss:
+    """A configured loss module by registry name: ``get_loss("huber", delta=2.0)``."""
+    return loss_info(name).module(**options)
+
+
+register("mse", "regression", lnn.MSELoss, "Mean squared error (L2): fast convergence, sensitive to outliers.",
+         aliases=("l2",))
+register("mae", "regression", lnn.L1Loss, "Mean absolute error (L1): robust to outliers, kink at 0.",
+         aliases=("l1",))
+register("huber", "regression", lnn.HuberLoss,
+         "Huber: quadratic within delta, linear beyond; robust yet fast, differentiable once.")
+register("log_cosh", "regression", lnn.LogCoshLoss,
+         "Log-cosh: a smooth Huber, twice differentiable, overflow-safe.")
+register("cross_entropy", "classification", lnn.CrossEntropyLoss,
+         "Cross-entropy: learns fast, fragile to noisy labels.", aliases=("ce",))
+register("kl_div", "classification", lnn.KLDivLoss,
+         "KL divergence KL(y||p): same gradients as cross-entropy for fixed targets.", aliases=("kl",))
+register("softmax_mae", "classification", lnn.SoftmaxMAELoss,
+         "MAE on softmax probabilities: robust to label noise, learns slower.")
