@@ -24,7 +24,7 @@ test: venv
 	$(PY) -m pytest -q -n 2 -p no:cacheprovider
 
 bench: venv
-	$(PY) benchmarks/run_all.py
+	$(PY) benchmarks/run_all.py $(BENCH)
 
 lint: venv
 	$(PY) -m ruff check src tests benchmarks examples

@@ -235,10 +235,11 @@ def prepare_classification(
                 f"shaped like input {tuple(input.shape)}; convert with F.one_hot(target, C).float()."
             )
         if target.shape != expected_index_shape:
+            trailing_one = target.shape[:-1] == expected_index_shape and target.shape[-1:] == (1,)
             raise V.LossInputError(
                 f"target of class indices has shape {tuple(target.shape)} but input has shape "
                 f"{tuple(input.shape)} (class dim 1), so target must have shape {tuple(expected_index_shape)}."
-                + (" Drop the trailing dimension with target.squeeze(-1)." if target.shape[:-1] == expected_index_shape and target.shape[-1:] == (1,) else "")
+                + (" Drop the trailing dimension with target.squeeze(-1)." if trailing_one else "")
             )
     else:
         if not allow_probs:
