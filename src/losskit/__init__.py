@@ -5,9 +5,10 @@ Public API::
     import losskit.functional as LF      # pure functions
     import losskit.nn                     # nn.Module wrappers
     losskit.get_loss("huber", delta=2.0)  # registry
+    losskit.distributed                   # exact means across ranks, vocab-parallel CE
 """
 
-from . import functional, nn
+from . import distributed, functional, nn
 from ._validate import is_validation_enabled, set_validation, validation
 from .errors import LossInputError
 from .registry import LossInfo, available_losses, get_loss, loss_info, register
@@ -19,6 +20,7 @@ __all__ = [
     "LossInputError",
     "__version__",
     "available_losses",
+    "distributed",
     "functional",
     "get_loss",
     "is_validation_enabled",
