@@ -193,6 +193,7 @@ def test_gradcheck(fn, batch):
     for target in (index[:3], soft[:3]):
         assert torch.autograd.gradcheck(lambda z, t=target: fn(z, t, reduction="none"), (x,))
     assert torch.autograd.gradcheck(lambda z: fn(z, index[:3], label_smoothing=0.1), (x,))
+    assert torch.autograd.gradgradcheck(lambda z: fn(z, index[:3], reduction="none"), (x,))
 
 
 EXTREME_CASES = [(fn, {}) for fn in ALL] + [
@@ -211,6 +212,25 @@ def test_finite_at_extreme_logits(fn, options):
         value = fn(logits, target, reduction="sum", **options)
         value.backward()
         assert torch.isfinite(value) and torch.isfinite(logits.grad).all(), (target, value, logits.grad)
+
+
+def test_zero_probability_classes():
+    # log_probs with -inf where p = 0: classes the target gives no mass add exactly 0, never 0 * inf
+    p = torch.tensor([[0.5, 0.5, 0.0, 0.0], [0.2, 0.3, 0.5, 0.0]], dtype=torch.float64)
+    soft = torch.tensor([[0.3, 0.7, 0.0, 0.0], [0.0, 0.5, 0.5, 0.0]], dtype=torch.float64)
+    for fn in ALL:
+        for target in (torch.tensor([0, 2]), soft):
+            log_p = torch.log(p).requires_grad_()
+            value = fn(log_p, target, input_kind="log_probs", reduction="none")
+            value.sum().backward()
+            assert torch.isfinite(value).all() and torch.isfinite(log_p.grad).all(), fn.__name__
+            if fn in (LF.nce_loss, LF.nce_rce_loss, LF.nce_mae_loss):
+                # the normaliser sum_j -log p_j is infinite: NCE is exactly 0
+                torch.testing.assert_close(LF.nce_loss(log_p, target, input_kind="log_probs", reduction="none"),
+                                           torch.zeros(2, dtype=torch.float64))
+            else:
+                # the same as with p clamped to the smallest normal float (log = -708)
+                _close(value, fn(p, target, input_kind="probs", reduction="none"))
 
 
 def _focal_term_derivative(log_p: float, gamma: float) -> float:

@@ -240,6 +240,8 @@ def test_gradcheck(fn, options):
     w = torch.linspace(0.5, 2.0, 8, dtype=torch.float64)
     assert torch.autograd.gradcheck(lambda z: fn(z, y, weight=w, reduction="none", **options), (x,))
     assert torch.autograd.gradcheck(lambda t: fn(x.detach(), t, **options), (y.clone().requires_grad_(),))
+    # second order too (the custom backwards are differentiable): for Newton-type optimisers
+    assert torch.autograd.gradgradcheck(lambda z: fn(z, y, reduction="none", **options), (x,))
 
 
 EXTREME_CASES = [(fn, {}) for fn in ALL] + [
