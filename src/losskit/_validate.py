@@ -289,3 +289,9 @@ def check_broadcast_param(t: torch.Tensor, name: str, input: torch.Tensor) -> No
             f"{name} has shape {_shape(t)}, which does not broadcast to input's shape {_shape(input)} "
             f"(from the right, like numpy); pass a scalar, a shape like input's trailing dims, or input's shape."
         )
+
+
+def check_positive_values(t: torch.Tensor, name: str) -> None:
+    """Every value > 0 (a tensor of scales)."""
+    if bool((t <= 0).any()):
+        raise LossInputError(f"{name} holds the value {t.min().item():g}; every {name} must be > 0.")

@@ -231,12 +231,9 @@ def _barron_param(
     if isinstance(value, torch.Tensor):
         V.check_broadcast_param(value, name, input)
         if V.resolve(validate):
+            V.check_finite(value, name, allow_neg_inf=not is_scale)
             if is_scale:
-                V.check_finite(value, name)
-                if bool((value <= 0).any()):
-                    raise V.LossInputError(f"{name} holds the value {value.min().item():g}; scales must be > 0.")
-            elif bool(value.isnan().any() | (value == math.inf).any()):
-                raise V.LossInputError(f"{name} holds NaN or +inf; alpha must be a real number or -inf.")
+                V.check_positive_values(value, name)
         return value
     if is_scale:
         return V.check_positive(value, name)
@@ -244,6 +241,7 @@ def _barron_param(
 
 
 # ------------------------------------------------------------------ losses
+
 
 def _robust(
     kernel: Elementwise,
