@@ -19,6 +19,8 @@ gradient accumulation and distributed ranks (see :mod:`losskit.distributed`).
 
 from __future__ import annotations
 
+import math
+
 import torch
 
 from ._validate import LossInputError, check_reduction, check_sample_weight
@@ -91,12 +93,12 @@ def reduce_loss(
                 "use reduction='none' or unsqueeze(0)."
             )
         n = values.shape[0]
-        num = values.reshape(n, -1).sum(1)
+        per = math.prod(values.shape[1:])  # explicit, since reshape(0, -1) is ambiguous on an empty batch
+        num = values.reshape(n, per).sum(1)
         if denom is None:
-            per = values[0].numel() if n else 1
             den = torch.full_like(num, float(per))
         else:
-            den = denom.to(values.dtype).reshape(n, -1).sum(1)
+            den = denom.to(values.dtype).reshape(n, per).sum(1)
         out = _safe_divide(num, den)
         return out if sample_weight is None else out * sample_weight
 

@@ -238,3 +238,60 @@ def check_probabilities(p: torch.Tensor, name: str, *, dim: int = 1, log: bool =
             f"{name} has a row along dim {dim} that sums to {worst:.6g}, not 1 (tolerance {tol:g}); "
             f"normalise it (e.g. {name} / {name}.sum({dim}, keepdim=True))."
         )
+
+
+# ---------------------------------------------------------------- robust-loss options and tensors
+
+
+def check_interval(
+    value: float, name: str, low: float, high: float, *, low_open: bool = False, high_open: bool = False
+) -> float:
+    """A real number in an interval whose ends may be open; ``low``/``high`` may be infinite."""
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        raise LossInputError(f"{name} must be a number, got {value!r}.")
+    above = value > low if low_open else value >= low
+    below = value < high if high_open else value <= high
+    if not (above and below) or math.isnan(value):
+        left = "(" if low_open else "["
+        right = ")" if high_open else "]"
+        raise LossInputError(f"{name} must lie in {left}{low:g}, {high:g}{right}, got {value!r}.")
+    return float(value)
+
+
+def check_unit_interval(t: torch.Tensor, name: str, *, log: bool = False) -> None:
+    """Elementwise probabilities in [0, 1] (or log-probabilities <= 0); rows need not sum to 1."""
+    tol = PROB_SUM_ATOL
+    if log:
+        bad = t > tol
+        if bool(bad.any()):
+            raise LossInputError(
+                f"{name} holds the log-probability {t[bad].flatten()[0].item():g} > 0; pass "
+                f"log-probabilities (e.g. F.logsigmoid), or choose another *_kind."
+            )
+        return
+    bad = (t < -tol) | (t > 1 + tol)
+    if bool(bad.any()):
+        raise LossInputError(
+            f"{name} holds the value {t[bad].flatten()[0].item():g}, outside [0, 1]; pass probabilities "
+            f"(e.g. torch.sigmoid(logits)), or choose another *_kind (e.g. 'logits')."
+        )
+
+
+def check_broadcast_param(t: torch.Tensor, name: str, input: torch.Tensor) -> None:
+    """A tensor hyperparameter must broadcast to ``input``'s shape without enlarging it."""
+    check_float(t, name)
+    try:
+        shape = torch.broadcast_shapes(t.shape, input.shape)
+    except RuntimeError:
+        shape = None
+    if shape != input.shape:
+        raise LossInputError(
+            f"{name} has shape {_shape(t)}, which does not broadcast to input's shape {_shape(input)} "
+            f"(from the right, like numpy); pass a scalar, a shape like input's trailing dims, or input's shape."
+        )
+
+
+def check_positive_values(t: torch.Tensor, name: str) -> None:
+    """Every value > 0 (a tensor of scales)."""
+    if bool((t <= 0).any()):
+        raise LossInputError(f"{name} holds the value {t.min().item():g}; every {name} must be > 0.")

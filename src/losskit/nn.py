@@ -20,15 +20,31 @@ from . import functional as LF
 from ._validate import LossInputError
 
 __all__ = [
+    "BarronLoss",
+    "BinaryCrossEntropyLoss",
+    "BinaryFocalLoss",
+    "CauchyLoss",
     "CrossEntropyLoss",
+    "FocalLoss",
     "FunctionalLoss",
+    "GCELoss",
+    "GemanMcClureLoss",
     "HuberLoss",
     "KLDivLoss",
     "L1Loss",
     "LogCoshLoss",
     "MAELoss",
     "MSELoss",
+    "NCELoss",
+    "NCEMAELoss",
+    "NCERCELoss",
+    "Poly1Loss",
+    "PseudoHuberLoss",
+    "QuantileLoss",
+    "SCELoss",
     "SoftmaxMAELoss",
+    "TukeyLoss",
+    "WelschLoss",
 ]
 
 
@@ -128,3 +144,82 @@ class KLDivLoss(FunctionalLoss):
 
 class SoftmaxMAELoss(FunctionalLoss):
     function = staticmethod(LF.softmax_mae_loss)
+
+
+# ---------------------------------------------------------------- robust family (noisy labels)
+
+
+class GCELoss(FunctionalLoss):
+    function = staticmethod(LF.gce_loss)
+
+
+class SCELoss(FunctionalLoss):
+    function = staticmethod(LF.sce_loss)
+
+
+class NCELoss(FunctionalLoss):
+    function = staticmethod(LF.nce_loss)
+
+
+class NCERCELoss(FunctionalLoss):
+    function = staticmethod(LF.nce_rce_loss)
+
+
+class NCEMAELoss(FunctionalLoss):
+    function = staticmethod(LF.nce_mae_loss)
+
+
+class FocalLoss(FunctionalLoss):
+    function = staticmethod(LF.focal_loss)
+
+
+class Poly1Loss(FunctionalLoss):
+    function = staticmethod(LF.poly1_loss)
+
+
+# ---------------------------------------------------------------- binary and multi-label
+
+
+class BinaryCrossEntropyLoss(FunctionalLoss):
+    """Binary cross-entropy on logits by default (torch's ``BCEWithLogitsLoss``).
+
+    Module form of :func:`losskit.functional.binary_cross_entropy`. Unlike
+    torch's ``BCELoss`` it takes logits unless ``input_kind="probs"``.
+    """
+
+    function = staticmethod(LF.binary_cross_entropy)
+
+
+class BinaryFocalLoss(FunctionalLoss):
+    function = staticmethod(LF.binary_focal_loss)
+
+
+# ---------------------------------------------------------------- robust regression
+
+
+class PseudoHuberLoss(FunctionalLoss):
+    function = staticmethod(LF.pseudo_huber_loss)
+
+
+class CauchyLoss(FunctionalLoss):
+    function = staticmethod(LF.cauchy_loss)
+
+
+class GemanMcClureLoss(FunctionalLoss):
+    function = staticmethod(LF.geman_mcclure_loss)
+
+
+class WelschLoss(FunctionalLoss):
+    function = staticmethod(LF.welsch_loss)
+
+
+class TukeyLoss(FunctionalLoss):
+    function = staticmethod(LF.tukey_loss)
+
+
+class QuantileLoss(FunctionalLoss):
+    function = staticmethod(LF.quantile_loss)
+
+
+class BarronLoss(FunctionalLoss):
+    function = staticmethod(LF.barron_loss)

@@ -110,3 +110,39 @@ register("kl_div", "classification", lnn.KLDivLoss,
          "KL divergence KL(y||p): same gradients as cross-entropy for fixed targets.", aliases=("kl",))
 register("softmax_mae", "classification", lnn.SoftmaxMAELoss,
          "MAE on softmax probabilities: robust to label noise, learns slower.")
+
+# robust family (issue 4): noisy-label classification, multi-label, robust regression
+register("gce", "classification", lnn.GCELoss,
+         "Generalized cross-entropy (q=0.7): between CE and MAE, robust to noisy labels (Zhang & Sabuncu 2018).")
+register("sce", "classification", lnn.SCELoss,
+         "Symmetric cross-entropy: alpha*CE + beta*reverse CE, robust to noisy labels (Wang et al. 2019).")
+register("nce", "classification", lnn.NCELoss,
+         "Normalized cross-entropy: robust but passive, underfits alone (Ma et al. 2020).")
+register("nce_rce", "classification", lnn.NCERCELoss,
+         "Active-passive NCE + reverse CE: robust to noisy labels without underfitting (Ma et al. 2020).")
+register("nce_mae", "classification", lnn.NCEMAELoss,
+         "Active-passive NCE + MAE on probabilities (Ma et al. 2020).")
+register("focal", "classification", lnn.FocalLoss,
+         "Focal loss: CE down-weighted on easy samples, for class imbalance (Lin et al. 2017).")
+register("poly1", "classification", lnn.Poly1Loss,
+         "Poly-1: CE + epsilon*(1 - p_y), a tunable CE (Leng et al. 2022).")
+register("bce", "multilabel", lnn.BinaryCrossEntropyLoss,
+         "Binary cross-entropy on logits, with pos_weight: independent labels.",
+         aliases=("binary_cross_entropy",))
+register("binary_focal", "multilabel", lnn.BinaryFocalLoss,
+         "Sigmoid focal loss (alpha=0.25, gamma=2): dense detection, rare positives (Lin et al. 2017).")
+register("pseudo_huber", "regression", lnn.PseudoHuberLoss,
+         "Pseudo-Huber (Charbonnier): a smooth Huber, linear far out.", aliases=("charbonnier",))
+register("cauchy", "regression", lnn.CauchyLoss,
+         "Cauchy (Lorentzian): logarithmic growth, far outliers nearly ignored; non-convex.",
+         aliases=("lorentzian",))
+register("geman_mcclure", "regression", lnn.GemanMcClureLoss,
+         "Geman-McClure: bounded, redescending; Barron's alpha=-2.")
+register("welsch", "regression", lnn.WelschLoss,
+         "Welsch (Leclerc): bounded, Gaussian influence; Barron's alpha=-inf.", aliases=("leclerc",))
+register("tukey", "regression", lnn.TukeyLoss,
+         "Tukey biweight: constant beyond c=4.685, outliers rejected outright.", aliases=("biweight",))
+register("quantile", "regression", lnn.QuantileLoss,
+         "Quantile (pinball) loss: fits the tau-quantile; tau=0.5 is MAE/2.", aliases=("pinball",))
+register("barron", "regression", lnn.BarronLoss,
+         "Barron's general robust loss: alpha spans L2 (2), pseudo-Huber (1), Cauchy (0), Welsch (-inf).")

@@ -5,11 +5,29 @@ with keyword-only options. See :mod:`losskit._reduce` for the one reduction
 rule and :mod:`losskit._validate` for the checks.
 """
 
+from .binary import binary_cross_entropy, binary_focal_loss
 from .classification import cross_entropy, kl_div, softmax_mae_loss
+from .noisy_label import focal_loss, gce_loss, nce_loss, nce_mae_loss, nce_rce_loss, poly1_loss, sce_loss
 from .regression import huber_loss, l1_loss, log_cosh, log_cosh_loss, mae_loss, mse_loss
+from .robust_regression import (
+    barron_loss,
+    cauchy_loss,
+    geman_mcclure_loss,
+    pseudo_huber_loss,
+    quantile_loss,
+    tukey_loss,
+    welsch_loss,
+)
 
 __all__ = [
+    "barron_loss",
+    "binary_cross_entropy",
+    "binary_focal_loss",
+    "cauchy_loss",
     "cross_entropy",
+    "focal_loss",
+    "gce_loss",
+    "geman_mcclure_loss",
     "huber_loss",
     "kl_div",
     "l1_loss",
@@ -17,5 +35,14 @@ __all__ = [
     "log_cosh_loss",
     "mae_loss",
     "mse_loss",
+    "nce_loss",
+    "nce_mae_loss",
+    "nce_rce_loss",
+    "poly1_loss",
+    "pseudo_huber_loss",
+    "quantile_loss",
+    "sce_loss",
     "softmax_mae_loss",
+    "tukey_loss",
+    "welsch_loss",
 ]

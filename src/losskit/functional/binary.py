@@ -1,0 +1,211 @@
+"""Binary and multi-label losses: binary cross-entropy and sigmoid focal loss.
+
+``input`` and ``target`` have the same shape (any shape, batch along
+dim 0); every element is one independent yes/no label. ``target`` holds
+floats in [0, 1] (hard 0/1 labels or soft ones). ``input_kind`` says what
+``input`` holds:
+
+* ``"logits"`` (default): scores :math:`x`, with :math:`p = \\sigma(x)`.
+  Computed in log space (``softplus``), exact and finite for :math:`|x|` up
+  to the largest float.
+* ``"probs"``: probabilities :math:`p`; a probability of exactly 0 or 1 is
+  treated as the nearest one whose log is finite, so the loss is large and
+  finite (torch's ``binary_cross_entropy`` instead clamps each log at -100).
+* ``"log_probs"``: :math:`\\log p`, e.g. from ``F.logsigmoid``.
+
+``weight`` is elementwise, shaped like ``input``; ``"mean"`` is
+:math:`\\sum w\\ell / \\sum w` as everywhere in losskit (torch divides by
+the number of elements instead). ``"per_sample"`` averages the labels of
+each sample.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+from .. import _validate as V
+from .._reduce import reduce_loss
+from ._prep import Number, compute_dtype
+
+__all__ = ["binary_cross_entropy", "binary_focal_loss"]
+
+
+def _log_both(input: torch.Tensor, input_kind: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """(log p, log(1 - p)) without overflow, cancellation or log 0."""
+    if input_kind == "logits":
+        return F.logsigmoid(input), F.logsigmoid(-input)
+    log_tiny = math.log(torch.finfo(input.dtype).tiny)
+    if input_kind == "probs":
+        pos = input > 0
+        below = input < 1
+        log_p = torch.where(pos, torch.log(torch.where(pos, input, torch.ones_like(input))), log_tiny)
+        safe = torch.where(below, input, torch.zeros_like(input))
+        log_q = torch.where(below, torch.log1p(-safe), log_tiny)
+        return log_p.clamp_min(log_tiny), log_q.clamp_min(log_tiny)
+    # log_probs: log(1 - e^l) = log(-expm1(l)) near 0, log1p(-e^l) far from it
+    inner = input < 0
+    safe = torch.where(inner, input, -torch.ones_like(input))
+    near = safe > -math.log(2.0)
+    log_q = torch.where(near, torch.log(-torch.expm1(safe)), torch.log1p(-torch.exp(safe)))
+    log_q = torch.where(inner, log_q, log_tiny)
+    return input.clamp_min(log_tiny), log_q.clamp_min(log_tiny)
+
+
+def _prepare_binary(
+    input: torch.Tensor,
+    target: torch.Tensor,
+    *,
+    input_kind: str,
+    weight: torch.Tensor | None,
+    validate: bool | None,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor | None]:
+    """Check a multi-label pair; return (log p, log(1 - p), target, weight) in the compute dtype."""
+    V.check_float(input, "input")
+    V.check_float(target, "target")
+    V.check_choice(input_kind, "input_kind", V.INPUT_KINDS)
+    V.check_same_shape(input, target)
+    V.check_elementwise_weight(weight, input)
+    if V.resolve(validate):
+        V.check_finite(input, "input", allow_neg_inf=input_kind == "log_probs")
+        if input_kind != "logits":
+            V.check_unit_interval(input, "input", log=input_kind == "log_probs")
+        V.check_finite(target, "target")
+        V.check_unit_interval(target, "target")
+        if weight is not None:
+            V.check_finite(weight, "weight")
+            V.check_nonnegative(weight, "weight")
+    dtype = compute_dtype(input, target)
+    log_p, log_q = _log_both(input.to(dtype), input_kind)
+    w = None if weight is None else weight.to(dtype)
+    return log_p, log_q, target.to(dtype), w
+
+
+def _pos_weight_view(pos_weight: float | torch.Tensor, input: torch.Tensor, validate: bool | None) -> torch.Tensor:
+    """``pos_weight`` as a tensor that multiplies elementwise: scalar, (C,) along dim 1, or input's shape."""
+    if not isinstance(pos_weight, torch.Tensor):
+        value = V.check_interval(pos_weight, "pos_weight", 0.0, math.inf, high_open=True)
+        return torch.tensor(value, dtype=input.dtype, device=input.device)
+    V.check_float(pos_weight, "pos_weight")
+    if V.resolve(validate):
+        V.check_finite(pos_weight, "pos_weight")
+        V.check_nonnegative(pos_weight, "pos_weight")
+    pw = pos_weight.to(input.dtype)
+    if pw.dim() == 0 or pw.shape == input.shape:
+        return pw
+    if input.dim() >= 2 and pw.shape == (input.shape[1],):
+        return pw.reshape((1, -1) + (1,) * (input.dim() - 2))
+    labels = f"({input.shape[1]},) along dim 1, " if input.dim() >= 2 else ""
+    raise V.LossInputError(
+        f"pos_weight has shape {tuple(pw.shape)}, but input has shape {tuple(input.shape)}; pass a scalar, "
+        f"{labels}or input's shape. (Unlike torch, a 1-d pos_weight always refers to the label dim 1.)"
+    )
+
+
+def binary_cross_entropy(
+    input: torch.Tensor,
+    target: torch.Tensor,
+    *,
+    pos_weight: float | torch.Tensor | None = None,
+    input_kind: str = "logits",
+    reduction: str = "mean",
+    weight: torch.Tensor | None = None,
+    sample_weight: torch.Tensor | None = None,
+    num_items: Number | None = None,
+    validate: bool | None = None,
+) -> torch.Tensor:
+    """Binary cross-entropy of independent labels, on logits by default.
+
+    .. math::
+
+        \\ell = -\\big[\\,w_+\\, y \\log \\sigma(x) + (1 - y) \\log(1 - \\sigma(x))\\big]
+              = w_+\\, y\\, \\operatorname{softplus}(-x) + (1 - y) \\operatorname{softplus}(x)
+
+    with :math:`w_+` the ``pos_weight``. Equals
+    :func:`torch.nn.functional.binary_cross_entropy_with_logits` (with
+    ``pos_weight`` and ``weight``) for ``"none"`` and ``"sum"``, and for
+    ``"mean"`` without ``weight``; finite, with finite gradients, at logits of
+    :math:`\\pm 10^4` and beyond. Note the default ``input_kind="logits"``:
+    torch's ``binary_cross_entropy``/``BCELoss`` take probabilities, which
+    here need ``input_kind="probs"``.
+
+    Args:
+      pos_weight: weight of the positive term :math:`w_+ \\ge 0`: a number, a
+        tensor of shape (C,) for the labels along dim 1, or input's shape.
+        For (N, C, H, W) inputs a (C,) ``pos_weight`` applies per channel
+        (torch would broadcast it against W).
+
+    References:
+      Cox, *The Regression Analysis of Binary Sequences*, J. R. Stat. Soc. B 20(2), 1958.
+    """
+    V.check_reduction(reduction)
+    log_p, log_q, y, w = _prepare_binary(input, target, input_kind=input_kind, weight=weight, validate=validate)
+    positive = -log_p * y
+    if pos_weight is not None:
+        positive = positive * _pos_weight_view(pos_weight, log_p, validate)
+    values = positive - log_q * (1 - y)
+    if w is not None:
+        values = values * w
+    return reduce_loss(values, reduction, denom=w, sample_weight=sample_weight, num_items=num_items)
+
+
+def binary_focal_loss(
+    input: torch.Tensor,
+    target: torch.Tensor,
+    *,
+    alpha: float = 0.25,
+    gamma: float = 2.0,
+    input_kind: str = "logits",
+    reduction: str = "mean",
+    weight: torch.Tensor | None = None,
+    sample_weight: torch.Tensor | None = None,
+    num_items: Number | None = None,
+    validate: bool | None = None,
+) -> torch.Tensor:
+    """Sigmoid focal loss of independent labels, as used for dense detection.
+
+    .. math::
+
+        \\ell = -\\alpha_t\\,(1 - p_t)^{\\gamma} \\log p_t, \\qquad
+        p_t = y\\,p + (1 - y)(1 - p), \\quad \\alpha_t = y\\,\\alpha + (1 - y)(1 - \\alpha)
+
+    where, for soft targets, :math:`-\\log p_t` is read as the binary
+    cross-entropy :math:`-[y \\log p + (1 - y) \\log(1 - p)]`. Equals
+    torchvision's ``sigmoid_focal_loss`` (whose ``"mean"`` is over all
+    elements; to normalise by the number of positive anchors as in the
+    paper pass ``reduction="sum"`` and divide, or ``num_items``).
+    :math:`(1 - p_t)^\\gamma` is computed as
+    :math:`\\exp(\\gamma \\log(1 - p_t))` in log space, so values and
+    gradients stay finite at logits of :math:`\\pm 10^4` for every
+    :math:`\\gamma \\ge 0`, including :math:`\\gamma < 1`.
+
+    Args:
+      alpha: weight of the positive class in [0, 1]; a negative value turns
+        the weighting off (:math:`\\alpha_t = 1`).
+      gamma: focusing parameter, >= 0.
+
+    References:
+      Lin, Goyal, Girshick, He & Dollár, *Focal Loss for Dense Object
+      Detection*, ICCV 2017.
+    """
+    V.check_reduction(reduction)
+    alpha = V.check_interval(alpha, "alpha", -math.inf, 1.0, low_open=True)
+    gamma = V.check_interval(gamma, "gamma", 0.0, math.inf, high_open=True)
+    log_p, log_q, y, w = _prepare_binary(input, target, input_kind=input_kind, weight=weight, validate=validate)
+    ce = -(y * log_p + (1 - y) * log_q)
+    values = ce
+    if gamma:
+        # log(1 - p_t) = log(y (1 - p) + (1 - y) p), with log 0 = -inf for hard labels
+        has_pos = y > 0
+        has_neg = y < 1
+        log_y = torch.where(has_pos, torch.log(torch.where(has_pos, y, torch.ones_like(y))), -math.inf)
+        log_1my = torch.where(has_neg, torch.log1p(-torch.where(has_neg, y, torch.zeros_like(y))), -math.inf)
+        log_miss = torch.logaddexp(log_y + log_q, log_1my + log_p)
+        values = torch.exp(gamma * log_miss) * ce
+    if alpha >= 0:
+        values = (y * alpha + (1 - y) * (1 - alpha)) * values
+    if w is not None:
+        values = values * w
+    return reduce_loss(values, reduction, denom=w, sample_weight=sample_weight, num_items=num_items)

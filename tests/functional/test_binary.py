@@ -1,0 +1,200 @@
+"""Binary / multi-label losses against torch's BCE and torchvision's documented sigmoid_focal_loss."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+import losskit.functional as LF
+from losskit import LossInputError
+
+
+@pytest.fixture
+def batch() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    g = torch.Generator().manual_seed(0)
+    logits = torch.randn(5, 3, generator=g, dtype=torch.float64) * 3
+    hard = torch.randint(0, 2, (5, 3), generator=g).to(torch.float64)
+    soft = torch.rand(5, 3, generator=g, dtype=torch.float64)
+    weight = torch.rand(5, 3, generator=g, dtype=torch.float64)
+    return logits, hard, soft, weight
+
+
+def _close(a: torch.Tensor, b: torch.Tensor, rtol: float = 1e-12, atol: float = 1e-12) -> None:
+    torch.testing.assert_close(a, b, rtol=rtol, atol=atol)
+
+
+def torchvision_sigmoid_focal_loss(
+    inputs: torch.Tensor, targets: torch.Tensor, alpha: float, gamma: float, reduction: str
+) -> torch.Tensor:
+    """torchvision.ops.sigmoid_focal_loss as documented (torchvision is not a dependency)."""
+    p = torch.sigmoid(inputs)
+    ce_loss = F.binary_cross_entropy_with_logits(inputs, targets, reduction="none")
+    p_t = p * targets + (1 - p) * (1 - targets)
+    loss = ce_loss * ((1 - p_t) ** gamma)
+    if alpha >= 0:
+        alpha_t = alpha * targets + (1 - alpha) * (1 - targets)
+        loss = alpha_t * loss
+    return {"none": loss, "mean": loss.mean(), "sum": loss.sum()}[reduction]
+
+
+# ------------------------------------------------------------------ binary cross-entropy
+
+
+@pytest.mark.parametrize("reduction", ["none", "sum", "mean"])
+def test_bce_equals_torch(batch, reduction):
+    logits, hard, soft, weight = batch
+    pos_weight = torch.tensor([0.5, 1.0, 3.0], dtype=torch.float64)
+    for target in (hard, soft):
+        _close(LF.binary_cross_entropy(logits, target, reduction=reduction),
+               F.binary_cross_entropy_with_logits(logits, target, reduction=reduction))
+        _close(LF.binary_cross_entropy(logits, target, pos_weight=pos_weight, reduction=reduction),
+               F.binary_cross_entropy_with_logits(logits, target, pos_weight=pos_weight, reduction=reduction))
+    if reduction != "mean":
+        _close(LF.binary_cross_entropy(logits, soft, pos_weight=pos_weight, weight=weight, reduction=reduction),
+               F.binary_cross_entropy_with_logits(logits, soft, pos_weight=pos_weight, weight=weight,
+                                                  reduction=reduction))
+
+
+def test_bce_weighted_mean_is_losskits_rule(batch):
+    # torch divides a weighted sum by the element count; losskit by the total weight
+    logits, _, soft, weight = batch
+    expected = F.binary_cross_entropy_with_logits(logits, soft, weight=weight, reduction="sum") / weight.sum()
+    _close(LF.binary_cross_entropy(logits, soft, weight=weight), expected)
+
+
+def test_bce_pos_weight_shapes():
+    g = torch.Generator().manual_seed(1)
+    x = torch.randn(2, 3, 4, 4, generator=g, dtype=torch.float64)
+    y = torch.rand(2, 3, 4, 4, generator=g, dtype=torch.float64)
+    pw = torch.tensor([0.5, 2.0, 4.0], dtype=torch.float64)
+    # a (C,) pos_weight acts on dim 1, which torch spells (C, 1, 1)
+    _close(LF.binary_cross_entropy(x, y, pos_weight=pw, reduction="none"),
+           F.binary_cross_entropy_with_logits(x, y, pos_weight=pw[:, None, None], reduction="none"))
+    full = torch.rand(2, 3, 4, 4, generator=g, dtype=torch.float64)
+    _close(LF.binary_cross_entropy(x, y, pos_weight=full, reduction="none"),
+           F.binary_cross_entropy_with_logits(x, y, pos_weight=full, reduction="none"))
+    _close(LF.binary_cross_entropy(x, y, pos_weight=2.5, reduction="sum"),
+           F.binary_cross_entropy_with_logits(x, y, pos_weight=torch.tensor(2.5, dtype=torch.float64),
+                                              reduction="sum"))
+    with pytest.raises(LossInputError, match=r"pos_weight has shape \(4,\).*\(3,\) along dim 1"):
+        LF.binary_cross_entropy(x, y, pos_weight=torch.ones(4, dtype=torch.float64))
+
+
+def test_bce_input_kinds(batch):
+    logits, _, soft, _ = batch
+    p = torch.sigmoid(logits)
+    ref = F.binary_cross_entropy(p, soft, reduction="none")
+    _close(LF.binary_cross_entropy(p, soft, input_kind="probs", reduction="none"), ref, rtol=1e-9, atol=1e-12)
+    _close(LF.binary_cross_entropy(F.logsigmoid(logits), soft, input_kind="log_probs", reduction="none"), ref,
+           rtol=1e-9, atol=1e-12)
+    # probabilities of exactly 0 and 1 give large finite losses and finite gradients
+    edge = torch.tensor([0.0, 1.0, 0.0, 1.0], dtype=torch.float64, requires_grad=True)
+    value = LF.binary_cross_entropy(edge, torch.tensor([1.0, 0.0, 0.0, 1.0], dtype=torch.float64),
+                                    input_kind="probs", reduction="none")
+    value.sum().backward()
+    assert torch.isfinite(value).all() and torch.isfinite(edge.grad).all()
+    assert value[0] > 700 and value[1] > 30 and value[2] == 0 and value[3] == 0
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_bce_extreme_logits(dtype):
+    x = torch.tensor([1e4, -1e4, 1e4, -1e4, 3e38, -3e38], dtype=dtype, requires_grad=True)
+    y = torch.tensor([1.0, 1.0, 0.0, 0.0, 0.3, 0.7], dtype=dtype)
+    ours = LF.binary_cross_entropy(x, y, reduction="none")
+    ours.sum().backward()
+    assert torch.isfinite(ours).all() and torch.isfinite(x.grad).all()
+    xt = x.detach().clone().requires_grad_()
+    ref = F.binary_cross_entropy_with_logits(xt, y, reduction="none")
+    ref.sum().backward()
+    _close(ours, ref, rtol=1e-6, atol=0.0)
+    _close(x.grad, xt.grad, rtol=1e-6, atol=0.0)
+
+
+# ------------------------------------------------------------------ sigmoid focal loss
+
+
+@pytest.mark.parametrize("gamma", [0.0, 0.5, 2.0, 3.0])
+@pytest.mark.parametrize("alpha", [0.25, 0.9, -1.0])
+@pytest.mark.parametrize("reduction", ["none", "mean", "sum"])
+def test_binary_focal_equals_torchvision(batch, gamma, alpha, reduction):
+    logits, hard, soft, _ = batch
+    for target in (hard, soft):
+        _close(LF.binary_focal_loss(logits, target, alpha=alpha, gamma=gamma, reduction=reduction),
+               torchvision_sigmoid_focal_loss(logits, target, alpha, gamma, reduction))
+
+
+def test_binary_focal_gamma_zero_and_no_alpha_is_bce(batch):
+    logits, _, soft, weight = batch
+    _close(LF.binary_focal_loss(logits, soft, alpha=-1.0, gamma=0.0, weight=weight),
+           LF.binary_cross_entropy(logits, soft, weight=weight))
+
+
+def test_binary_focal_input_kinds(batch):
+    logits, hard, soft, _ = batch
+    for target in (hard, soft):
+        ref = LF.binary_focal_loss(logits, target, reduction="none")
+        _close(LF.binary_focal_loss(torch.sigmoid(logits), target, input_kind="probs", reduction="none"), ref,
+               rtol=1e-9, atol=1e-12)
+        _close(LF.binary_focal_loss(F.logsigmoid(logits), target, input_kind="log_probs", reduction="none"), ref,
+               rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("gamma", [0.0, 0.25, 2.0])
+def test_binary_focal_extreme_logits(gamma):
+    x = torch.tensor([1e4, -1e4, 1e4, -1e4, 1e4, 0.0], requires_grad=True)
+    y = torch.tensor([1.0, 1.0, 0.0, 0.0, 0.5, 1.0])
+    value = LF.binary_focal_loss(x, y, gamma=gamma, reduction="none")
+    value.sum().backward()
+    assert torch.isfinite(value).all() and torch.isfinite(x.grad).all()
+    _close(value, torchvision_sigmoid_focal_loss(x.detach(), y, 0.25, gamma, "none"), rtol=1e-6, atol=0.0)
+    # the documented formula's own gradient is NaN at p_t = 1 for gamma < 1
+    if 0 < gamma < 1:
+        xt = x.detach().clone().requires_grad_()
+        torchvision_sigmoid_focal_loss(xt, y, 0.25, gamma, "sum").backward()
+        assert torch.isnan(xt.grad).any()
+
+
+def test_gradcheck(batch):
+    logits, hard, soft, weight = batch
+    x = logits[:3].clone().requires_grad_()
+    p = torch.sigmoid(logits[:3]).clone().requires_grad_()
+    pw = torch.tensor([0.5, 1.0, 3.0], dtype=torch.float64)
+    for target in (hard[:3], soft[:3]):
+        assert torch.autograd.gradcheck(
+            lambda z, t=target: LF.binary_cross_entropy(z, t, pos_weight=pw, weight=weight[:3], reduction="none"), (x,))
+        assert torch.autograd.gradcheck(lambda z, t=target: LF.binary_focal_loss(z, t, gamma=0.5), (x,))
+        assert torch.autograd.gradcheck(
+            lambda z, t=target: LF.binary_focal_loss(z, t, input_kind="probs", reduction="none"), (p,))
+
+
+# ------------------------------------------------------------------ checks
+
+
+@pytest.mark.parametrize("fn", [LF.binary_cross_entropy, LF.binary_focal_loss], ids=lambda f: f.__name__)
+def test_bad_inputs(fn, batch):
+    logits, hard, _, _ = batch
+    with pytest.raises(LossInputError, match=r"target holds the value 2, outside \[0, 1\]"):
+        fn(logits, hard * 2)
+    with pytest.raises(LossInputError, match="does not broadcast"):
+        fn(logits[:, :1], hard[:, 0])
+    with pytest.raises(LossInputError, match="outside"):
+        fn(logits, hard, input_kind="probs")
+    with pytest.raises(LossInputError, match="log-probability"):
+        fn(logits.abs() + 1, hard, input_kind="log_probs")
+    with pytest.raises(LossInputError, match="floating-point"):
+        fn(logits, hard.long())
+    with pytest.raises(LossInputError, match="weight has shape"):
+        fn(logits, hard, weight=torch.ones(3, dtype=torch.float64))
+
+
+def test_bad_hyperparameters(batch):
+    logits, hard, _, _ = batch
+    with pytest.raises(LossInputError, match=r"alpha must lie in \(-inf, 1\]"):
+        LF.binary_focal_loss(logits, hard, alpha=1.5)
+    with pytest.raises(LossInputError, match=r"gamma must lie in \[0, inf\)"):
+        LF.binary_focal_loss(logits, hard, gamma=-0.5)
+    with pytest.raises(LossInputError, match="pos_weight must lie"):
+        LF.binary_cross_entropy(logits, hard, pos_weight=-1.0)
+    with pytest.raises(LossInputError, match="pos_weight holds a negative value"):
+        LF.binary_cross_entropy(logits, hard, pos_weight=-torch.ones(3, dtype=torch.float64))
