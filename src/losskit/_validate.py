@@ -140,12 +140,13 @@ def check_same_shape(
     if input.shape == target.shape:
         return
     hint = ""
+    view = f"{target_name}.view_as({input_name})"
     if input.dim() == target.dim() + 1 and input.shape[-1] == 1 and input.shape[:-1] == target.shape:
-        hint = f" Drop the trailing dimension with {input_name}.squeeze(-1)."
+        hint = f" Drop the trailing dimension with {input_name}.squeeze(-1) (or use {view})."
     elif target.dim() == input.dim() + 1 and target.shape[-1] == 1 and target.shape[:-1] == input.shape:
-        hint = f" Drop the trailing dimension with {target_name}.squeeze(-1)."
+        hint = f" Drop the trailing dimension with {target_name}.squeeze(-1) (or use {view})."
     elif input.numel() == target.numel():
-        hint = f" If they hold the same values in another layout, use {target_name}.view_as({input_name})."
+        hint = f" If they hold the same values in another layout, use {view}."
     raise LossInputError(
         f"{input_name} has shape {_shape(input)} but {target_name} has shape {_shape(target)}; "
         f"losskit does not broadcast them (that silently computes a wrong loss).{hint}"
