@@ -5,10 +5,14 @@ registered later joins every test here automatically. Inputs are built from
 ``loss_info(name).task`` alone:
 
 * ``regression``: float ``(N, D)`` predictions and targets;
-* ``classification``: logits ``(N, C)`` and ``(N, C, d)`` with class-index
-  targets, or probability targets for a loss that takes no class indices
-  (one without an ``ignore_index`` option, such as ``kl_div``);
+* ``classification``: logits ``(N, C)`` and ``(N, C, d)`` with int64 class-index
+  targets; probability targets (shaped like the logits) only for a loss that
+  has a ``target_kind`` option and no ``ignore_index`` option, i.e. one whose
+  targets are distributions, such as ``kl_div``;
 * ``multilabel``: logits ``(N, C)`` and float targets in [0, 1] of the same shape.
+
+A new loss must therefore accept the core keywords ``reduction``,
+``sample_weight``, ``num_items`` and ``validate``.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from torch.autograd import gradcheck
 
 import losskit
 from losskit import LossInputError, registry
+from losskit import nn as lnn
 from losskit.nn import FunctionalLoss
 
 N, D_FEATURES, C, SPATIAL = 4, 3, 3, 2
@@ -62,7 +67,7 @@ def make_batch(
         return Batch(x, torch.rand(n, C, generator=gen, dtype=dtype), (n, C))
     extra = (SPATIAL,) if layout == "spatial" else ()
     x = torch.randn((n, C, *extra), generator=gen, dtype=dtype) * 2
-    if "ignore_index" in info.options:
+    if "ignore_index" in info.options or "target_kind" not in info.options:
         target = torch.randint(0, C, (n, *extra), generator=gen)
     else:
         target = torch.softmax(torch.randn((n, C, *extra), generator=gen, dtype=dtype), 1)
@@ -293,3 +298,31 @@ def test_compiles_with_fullgraph(name: str) -> None:
     fn = losskit.loss_info(name).function
     compiled = torch.compile(lambda x, t: fn(x, t, reduction="per_sample"), fullgraph=True, backend="eager")
     torch.testing.assert_close(compiled(b.input, b.target), fn(b.input, b.target, reduction="per_sample"))
+
+
+def test_the_matrix_runs_a_multilabel_loss(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No core loss is multilabel yet: run the matrix on a stand-in (MSE of logits against [0, 1] targets)."""
+    monkeypatch.setattr(registry, "_REGISTRY", dict(registry._REGISTRY))
+    monkeypatch.setattr(registry, "_ALIASES", dict(registry._ALIASES))
+    name = "multilabel_stand_in"
+    losskit.register(name, "multilabel", lnn.MSELoss, "Stand-in multilabel loss (test only).")
+    b = make_batch(name)
+    assert b.input.shape == b.target.shape == b.none_shape == (N, C)
+    assert ((b.target >= 0) & (b.target <= 1)).all()
+    test_registry_entry_is_complete(name)
+    test_reduction_shapes_and_relations(name, "flat")
+    test_sample_weighted_reductions_from_per_sample(name, "flat")
+    test_zero_sample_weights_give_zero_with_zero_gradients(name, "flat")
+    test_empty_batch(name, "flat")
+    test_inputs_are_never_modified(name, "flat")
+    test_under_cpu_autocast_bfloat16(name)
+    test_nan_input_raises_unless_validation_is_off(name)
+    test_unknown_reduction(name)
+    test_sample_weight_of_wrong_length(name)
+    for reduction in REDUCTIONS:
+        test_module_equals_functional(name, "flat", reduction)
+        test_all_ones_sample_weight_is_unweighted(name, "flat", reduction)
+    for dtype in (torch.float16, torch.bfloat16):
+        test_dtypes(name, "flat", dtype)
+    test_shape_mismatch_always_raises(name, None)
+    test_per_sample_gradients_with_torch_func(name, "flat")
