@@ -92,13 +92,13 @@ def reduce_loss(
                 "reduction='per_sample' needs a batched input (batch along dim 0), got a 0-d input; "
                 "use reduction='none' or unsqueeze(0)."
             )
-        n = values.shape[0]
-        per = math.prod(values.shape[1:])  # explicit, since reshape(0, -1) is ambiguous on an empty batch
-        num = values.reshape(n, per).sum(1)
+        # explicit row length, not -1: reshape(0, -1) is ambiguous for an empty batch
+        rows = (values.shape[0], math.prod(values.shape[1:]))
+        num = values.reshape(rows).sum(1)
         if denom is None:
-            den = torch.full_like(num, float(per))
+            den = torch.full_like(num, float(rows[1]))
         else:
-            den = denom.to(values.dtype).reshape(n, per).sum(1)
+            den = denom.to(values.dtype).reshape(rows).sum(1)
         out = _safe_divide(num, den)
         return out if sample_weight is None else out * sample_weight
 
@@ -109,7 +109,7 @@ def reduce_loss(
 
     # mean
     if num_items is not None:
-        den_t = torch.as_tensor(num_items, dtype=total.dtype, device=total.device)
+        den_t = torch.as_tensor(num_items, dtype=total.dtype, device=total.device).reshape(())
     elif denom is None and s is None:
         den_t = torch.tensor(float(values.numel()), dtype=total.dtype, device=total.device)
     else:

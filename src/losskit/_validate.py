@@ -32,7 +32,8 @@ REDUCTIONS = ("mean", "sum", "none", "per_sample")
 INPUT_KINDS = ("logits", "probs", "log_probs")
 TARGET_KINDS = ("probs", "log_probs")
 # Rows of probabilities must sum to 1 within this tolerance (after upcasting
-# to float32 at least); generous enough for a float16 softmax.
+# to float32 at least), or within the rounding error of their dtype if that is
+# larger (see :func:`prob_sum_tolerance`).
 PROB_SUM_ATOL = 1e-3
 
 _enabled = True
@@ -139,12 +140,13 @@ def check_same_shape(
     if input.shape == target.shape:
         return
     hint = ""
+    view = f"{target_name}.view_as({input_name})"
     if input.dim() == target.dim() + 1 and input.shape[-1] == 1 and input.shape[:-1] == target.shape:
-        hint = f" Drop the trailing dimension with {input_name}.squeeze(-1)."
+        hint = f" Drop the trailing dimension with {input_name}.squeeze(-1) (or use {view})."
     elif target.dim() == input.dim() + 1 and target.shape[-1] == 1 and target.shape[:-1] == input.shape:
-        hint = f" Drop the trailing dimension with {target_name}.squeeze(-1)."
+        hint = f" Drop the trailing dimension with {target_name}.squeeze(-1) (or use {view})."
     elif input.numel() == target.numel():
-        hint = f" If they hold the same values in another layout, use {target_name}.view_as({input_name})."
+        hint = f" If they hold the same values in another layout, use {view}."
     raise LossInputError(
         f"{input_name} has shape {_shape(input)} but {target_name} has shape {_shape(target)}; "
         f"losskit does not broadcast them (that silently computes a wrong loss).{hint}"
@@ -212,9 +214,23 @@ def check_class_indices(target: torch.Tensor, num_classes: int, ignore_index: in
         )
 
 
+def prob_sum_tolerance(dtype: torch.dtype, num_classes: int, *, log: bool = False) -> float:
+    """How far from 1 a row of probabilities stored in ``dtype`` may sum.
+
+    Rounding each probability to ``dtype`` moves the row sum by at most
+    :math:`\\sum_c p_c\\,u = u` (:math:`u = \\varepsilon/2`, the unit roundoff);
+    rounding each log-probability moves it by about :math:`u\\,H(p) \\le u \\log C`.
+    Twice that bound, or :data:`PROB_SUM_ATOL` if larger: a bfloat16 softmax
+    (or a float16 log_softmax over many classes) is a valid distribution.
+    """
+    eps = torch.finfo(dtype).eps
+    bound = eps * (1.0 + math.log(max(num_classes, 1))) if log else eps
+    return max(PROB_SUM_ATOL, bound)
+
+
 def check_probabilities(p: torch.Tensor, name: str, *, dim: int = 1, log: bool = False) -> None:
     """Values in [0, 1] (or <= 0 for log-probabilities) whose rows along ``dim`` sum to 1."""
-    tol = PROB_SUM_ATOL
+    tol = prob_sum_tolerance(p.dtype, p.shape[dim] if p.dim() > dim else 1, log=log)
     if log:
         if bool((p > tol).any()):
             raise LossInputError(

@@ -69,8 +69,11 @@ def register(
     """Add a loss to the registry (used by losskit itself and by extensions)."""
     if task not in TASKS:
         raise ValueError(f"task must be one of {TASKS}, got {task!r}")
-    if name in _REGISTRY or name in _ALIASES:
-        raise ValueError(f"a loss named {name!r} is already registered")
+    for key in (name, *aliases):
+        if key in _REGISTRY or key in _ALIASES:
+            raise ValueError(f"a loss named {key!r} is already registered")
+    if len({name, *aliases}) != 1 + len(aliases):
+        raise ValueError(f"the name and aliases of {name!r} repeat a name: {(name, *aliases)}")
     info = LossInfo(name, task, summary, module, aliases)
     _REGISTRY[name] = info
     for alias in aliases:

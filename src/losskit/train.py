@@ -103,7 +103,8 @@ def per_sample_losses(
     if isinstance(loss_fn, nn.Module) and hasattr(loss_fn, "reduction"):
         with _reduction_none(loss_fn):
             values = loss_fn(predicted, target)
-        return values.reshape(values.shape[0], -1).mean(1) if values.dim() else values.reshape(1)
+        # flatten(1), not reshape(N, -1), which is ambiguous for an empty batch
+        return values.flatten(1).mean(1) if values.dim() > 1 else values.reshape(-1)
     return loss_fn(predicted, target, reduction="per_sample")
 
 

@@ -92,7 +92,10 @@ def cross_entropy(
         y = b.dense_target(label_smoothing)
         if b.class_weight is not None:
             y = y * class_view(b.class_weight, b.log_p.dim())
-        values = -(y * b.log_p).sum(1)
+        # 0 * log 0 = 0: a class with zero target mass contributes nothing even where
+        # log p = -inf (input_kind="log_probs" accepts -inf), with a finite gradient.
+        log_p = torch.where(y > 0, b.log_p, torch.zeros_like(b.log_p))
+        values = -(y * log_p).sum(1)
     # class weights are already inside ``values``; the denominator still needs them
     return b.reduce(values, reduction, sample_weight=sample_weight, num_items=num_items, preweighted=True)
 

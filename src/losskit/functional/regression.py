@@ -154,17 +154,34 @@ def _log_cosh_value(r: torch.Tensor) -> torch.Tensor:
 
 
 class _LogCosh(torch.autograd.Function):
-    """log(cosh(r)) with the exact gradient tanh(r); twice differentiable."""
+    """log(cosh(r)) with the exact gradient tanh(r); twice differentiable.
+
+    Written in the ``setup_context`` style with a ``jvp`` and a generated vmap
+    rule, so it also works under ``torch.func`` (vmap, grad, jacfwd, jacrev),
+    e.g. for per-sample gradients.
+    """
+
+    generate_vmap_rule = True
 
     @staticmethod
-    def forward(ctx, r: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
-        ctx.save_for_backward(r)
+    def forward(r: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
         return _log_cosh_value(r)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output) -> None:  # type: ignore[override]
+        (r,) = inputs
+        ctx.save_for_backward(r)
+        ctx.save_for_forward(r)
 
     @staticmethod
     def backward(ctx, grad: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
         (r,) = ctx.saved_tensors
         return grad * torch.tanh(r)
+
+    @staticmethod
+    def jvp(ctx, r_dot: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        (r,) = ctx.saved_tensors
+        return r_dot * torch.tanh(r)
 
 
 def log_cosh(r: torch.Tensor) -> torch.Tensor:

@@ -1,0 +1,436 @@
+"""Bad input (issue 2's list, one test each) and the validation switch of losskit._validate.
+
+Every bad input must raise :class:`losskit.LossInputError` (a ``ValueError``)
+whose message names the argument and the offending shape or value.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable
+
+import pytest
+import torch
+
+import losskit
+import losskit.functional as LF
+from losskit import LossInputError
+from losskit import _validate as V
+
+REGRESSION = [LF.mse_loss, LF.l1_loss, LF.huber_loss, LF.log_cosh_loss]
+INDEX_CLASSIFICATION = [LF.cross_entropy, LF.softmax_mae_loss]
+PROBS_CLASSIFICATION = [LF.cross_entropy, LF.kl_div, LF.softmax_mae_loss]
+ALL = REGRESSION + PROBS_CLASSIFICATION
+
+
+def _ids(fns: list[Callable]) -> list[str]:
+    return [f.__name__ for f in fns]
+
+
+def _good_pair(fn: Callable) -> tuple[torch.Tensor, torch.Tensor]:
+    """A valid (input, target) pair for ``fn``: regression (4, 3); classification logits (4, 3)."""
+    x = torch.linspace(-1.0, 1.0, 12).reshape(4, 3)
+    if fn in REGRESSION:
+        return x, x.flip(0)
+    if fn in INDEX_CLASSIFICATION:
+        return x, torch.tensor([0, 2, 1, 2])
+    return x, torch.softmax(x.flip(1), 1)
+
+
+def _raises(pattern: str):
+    return pytest.raises(LossInputError, match=pattern)
+
+
+def test_loss_input_error_is_a_value_error() -> None:
+    assert issubclass(LossInputError, ValueError)
+    assert losskit.LossInputError is V.LossInputError
+
+
+# ------------------------------------------------------------------ shapes
+
+
+@pytest.mark.parametrize("fn", REGRESSION, ids=_ids(REGRESSION))
+def test_n1_against_n_names_both_shapes_and_the_fix(fn: Callable) -> None:
+    with _raises(r"input has shape \(4, 1\) but target has shape \(4,\).*squeeze\(-1\).*view_as") as e:
+        fn(torch.zeros(4, 1), torch.zeros(4))
+    assert isinstance(e.value, ValueError)
+    with _raises(r"input has shape \(4,\) but target has shape \(4, 1\).*target\.squeeze\(-1\)"):
+        fn(torch.zeros(4), torch.zeros(4, 1))
+
+
+@pytest.mark.parametrize("fn", REGRESSION, ids=_ids(REGRESSION))
+def test_other_shape_mismatches_never_broadcast(fn: Callable) -> None:
+    with _raises(r"\(2, 3\).*\(3, 2\).*view_as"):
+        fn(torch.zeros(2, 3), torch.zeros(3, 2))
+    with _raises(r"\(2, 3\).*\(1, 3\).*does not broadcast"):
+        fn(torch.zeros(2, 3), torch.zeros(1, 3))
+
+
+@pytest.mark.parametrize("fn", INDEX_CLASSIFICATION, ids=_ids(INDEX_CLASSIFICATION))
+def test_index_target_shape_mismatch(fn: Callable) -> None:
+    with _raises(r"target of class indices has shape \(4, 1\).*\(4, 3\).*must have shape \(4,\).*squeeze\(-1\)"):
+        fn(torch.zeros(4, 3), torch.zeros(4, 1, dtype=torch.long))
+    with _raises(r"has shape \(4, 3\) but input has shape \(4, 3, 2\).*must have shape \(4, 2\)"):
+        fn(torch.zeros(4, 3, 2), torch.zeros(4, 3, dtype=torch.long))
+
+
+@pytest.mark.parametrize("fn", PROBS_CLASSIFICATION, ids=_ids(PROBS_CLASSIFICATION))
+def test_probability_target_shape_mismatch(fn: Callable) -> None:
+    with _raises(r"target of probabilities has shape \(4, 2\) but input has shape \(4, 3\)"):
+        fn(torch.zeros(4, 3), torch.full((4, 2), 0.5))
+
+
+def test_classification_needs_a_class_dimension() -> None:
+    with _raises("0-d"):
+        LF.cross_entropy(torch.tensor(1.0), torch.tensor(0))
+
+
+# ------------------------------------------------------------------ class indices and probabilities
+
+
+@pytest.mark.parametrize("fn", INDEX_CLASSIFICATION, ids=_ids(INDEX_CLASSIFICATION))
+@pytest.mark.parametrize("bad", [3, 7, -1, -5])
+def test_class_index_out_of_range_names_the_value(fn: Callable, bad: int) -> None:
+    x, t = _good_pair(fn)
+    t[2] = bad
+    with _raises(rf"class index {bad}, outside \[0, 3\) other than ignore_index=-100"):
+        fn(x, t)
+
+
+@pytest.mark.parametrize("fn", PROBS_CLASSIFICATION, ids=_ids(PROBS_CLASSIFICATION))
+def test_negative_probability_target(fn: Callable) -> None:
+    x, _ = _good_pair(fn)
+    y = torch.tensor([[0.6, 0.6, -0.2]] * 4)
+    with _raises(r"target holds the value -0\.2, outside \[0, 1\]"):
+        fn(x, y)
+
+
+@pytest.mark.parametrize("fn", PROBS_CLASSIFICATION, ids=_ids(PROBS_CLASSIFICATION))
+def test_probability_target_above_one(fn: Callable) -> None:
+    x, _ = _good_pair(fn)
+    y = torch.tensor([[1.5, 0.0, 0.0]] * 4)
+    with _raises(r"target holds the value 1\.5, outside \[0, 1\]"):
+        fn(x, y)
+
+
+@pytest.mark.parametrize("fn", PROBS_CLASSIFICATION, ids=_ids(PROBS_CLASSIFICATION))
+def test_probability_rows_must_sum_to_one(fn: Callable) -> None:
+    x, _ = _good_pair(fn)
+    y = torch.full((4, 3), 1 / 3)
+    y[1] = torch.tensor([0.5, 0.4, 0.3])
+    with _raises(r"target has a row along dim 1 that sums to 1\.2, not 1.*normalise"):
+        fn(x, y)
+
+
+@pytest.mark.parametrize("fn", [LF.cross_entropy, LF.softmax_mae_loss], ids=["cross_entropy", "softmax_mae_loss"])
+def test_ignore_index_with_probability_targets(fn: Callable) -> None:
+    x, _ = _good_pair(fn)
+    with _raises(r"ignore_index=0 only applies to class-index targets.*probabilities"):
+        fn(x, torch.full((4, 3), 1 / 3), ignore_index=0)
+
+
+@pytest.mark.parametrize("fn", PROBS_CLASSIFICATION, ids=_ids(PROBS_CLASSIFICATION))
+def test_probs_input_checked_like_a_target(fn: Callable) -> None:
+    _, t = _good_pair(fn)
+    with _raises(r"input has a row along dim 1 that sums to 0\.9"):
+        fn(torch.full((4, 3), 0.3), t, input_kind="probs")
+    with _raises(r"input holds the log-probability 0\.5 > 0"):
+        fn(torch.full((4, 3), 0.5), t, input_kind="log_probs")
+
+
+def test_log_probability_target_above_zero() -> None:
+    with _raises(r"target holds the log-probability 0\.2 > 0"):
+        LF.kl_div(torch.zeros(2, 2), torch.tensor([[0.2, -1.0], [-0.5, -0.9]]), target_kind="log_probs")
+
+
+# ------------------------------------------------------------------ finiteness
+
+
+@pytest.mark.parametrize("fn", ALL, ids=_ids(ALL))
+@pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf])
+def test_non_finite_input(fn: Callable, bad: float) -> None:
+    x, t = _good_pair(fn)
+    x = x.clone()
+    x[1, 2] = bad
+    with _raises(rf"input holds 1 non-finite value\(s\) \(first: {re.escape(str(bad))}\).*validate=False"):
+        fn(x, t)
+
+
+@pytest.mark.parametrize("fn", [*REGRESSION, LF.kl_div], ids=[*_ids(REGRESSION), "kl_div"])
+@pytest.mark.parametrize("bad", [math.nan, math.inf])
+def test_non_finite_target(fn: Callable, bad: float) -> None:
+    x, t = _good_pair(fn)
+    t = t.clone()
+    t[0, 0] = bad
+    with _raises(r"target holds 1 non-finite value\(s\)"):
+        fn(x, t)
+
+
+def test_minus_inf_allowed_only_in_log_probabilities() -> None:
+    log_y = torch.tensor([[0.0, -math.inf], [math.log(0.5), math.log(0.5)]])
+    assert torch.isfinite(LF.kl_div(torch.zeros(2, 2), log_y, target_kind="log_probs"))
+    with _raises("non-finite"):
+        LF.kl_div(torch.zeros(2, 2), log_y.exp() * torch.tensor([[math.inf, 1.0], [1.0, 1.0]]))
+
+
+@pytest.mark.parametrize("fn", REGRESSION, ids=_ids(REGRESSION))
+def test_non_finite_or_negative_elementwise_weight(fn: Callable) -> None:
+    x, t = _good_pair(fn)
+    w = torch.ones(4, 3)
+    w[0, 0] = math.nan
+    with _raises("weight holds 1 non-finite"):
+        fn(x, t, weight=w)
+    w[0, 0] = -2.0
+    with _raises(r"weight holds a negative value \(-2\)"):
+        fn(x, t, weight=w)
+
+
+@pytest.mark.parametrize("fn", INDEX_CLASSIFICATION, ids=_ids(INDEX_CLASSIFICATION))
+def test_negative_class_weight(fn: Callable) -> None:
+    x, t = _good_pair(fn)
+    with _raises(r"weight holds a negative value \(-1\)"):
+        fn(x, t, weight=torch.tensor([1.0, -1.0, 1.0]))
+
+
+# ------------------------------------------------------------------ options
+
+
+@pytest.mark.parametrize("fn", ALL, ids=_ids(ALL))
+@pytest.mark.parametrize("bad", ["avg", "batchmean", None])
+def test_unknown_reduction(fn: Callable, bad: object) -> None:
+    x, t = _good_pair(fn)
+    with _raises(rf"reduction={re.escape(repr(bad))} is not supported; use one of 'mean', 'sum', 'none', 'per_sample'"):
+        fn(x, t, reduction=bad)
+
+
+@pytest.mark.parametrize("fn", PROBS_CLASSIFICATION, ids=_ids(PROBS_CLASSIFICATION))
+def test_unknown_input_kind(fn: Callable) -> None:
+    x, t = _good_pair(fn)
+    with _raises(r"input_kind='softmax' is not supported; use one of 'logits', 'probs', 'log_probs'"):
+        fn(x, t, input_kind="softmax")
+
+
+def test_unknown_target_kind() -> None:
+    x, t = _good_pair(LF.kl_div)
+    with _raises(r"target_kind='logits' is not supported; use one of 'probs', 'log_probs'"):
+        LF.kl_div(x, t, target_kind="logits")
+
+
+@pytest.mark.parametrize("delta", [0, 0.0, -1.0, math.nan, math.inf])
+def test_huber_delta_must_be_positive(delta: float) -> None:
+    with _raises(rf"delta must be a finite number > 0, got {re.escape(repr(delta))}"):
+        LF.huber_loss(torch.zeros(3), torch.zeros(3), delta=delta)
+
+
+@pytest.mark.parametrize("delta", [True, "1", torch.tensor(1.0)])
+def test_huber_delta_must_be_a_number(delta: object) -> None:
+    with _raises("delta must be a positive number"):
+        LF.huber_loss(torch.zeros(3), torch.zeros(3), delta=delta)
+
+
+@pytest.mark.parametrize("fn", INDEX_CLASSIFICATION, ids=_ids(INDEX_CLASSIFICATION))
+@pytest.mark.parametrize("eps", [-0.1, 1.5, math.nan])
+def test_label_smoothing_outside_unit_interval(fn: Callable, eps: float) -> None:
+    x, t = _good_pair(fn)
+    with _raises(rf"label_smoothing must lie in \[0, 1\], got {re.escape(repr(eps))}"):
+        fn(x, t, label_smoothing=eps)
+
+
+def test_ignore_index_must_be_an_int() -> None:
+    x, t = _good_pair(LF.cross_entropy)
+    with _raises("ignore_index must be an int, got 1.5"):
+        LF.cross_entropy(x, t, ignore_index=1.5)
+
+
+# ------------------------------------------------------------------ dtypes
+
+
+@pytest.mark.parametrize("fn", REGRESSION, ids=_ids(REGRESSION))
+def test_integer_regression_tensors(fn: Callable) -> None:
+    with _raises(r"input has dtype torch\.int64.*floating-point.*input\.float\(\)"):
+        fn(torch.arange(3), torch.zeros(3))
+    with _raises(r"target has dtype torch\.int32.*target\.float\(\)"):
+        fn(torch.zeros(3), torch.arange(3, dtype=torch.int32))
+
+
+@pytest.mark.parametrize("fn", PROBS_CLASSIFICATION, ids=_ids(PROBS_CLASSIFICATION))
+def test_integer_classification_input(fn: Callable) -> None:
+    _, t = _good_pair(fn)
+    with _raises(r"input has dtype torch\.int64.*input\.float\(\)"):
+        fn(torch.zeros(4, 3, dtype=torch.long), t)
+
+
+def test_kl_div_needs_probability_targets_not_indices() -> None:
+    with _raises(r"target has integer dtype torch\.int64.*probability targets.*one_hot"):
+        LF.kl_div(torch.zeros(4, 3), torch.tensor([0, 1, 2, 0]))
+
+
+def test_bool_targets_refused() -> None:
+    with _raises(r"target has dtype torch\.bool.*long\(\)"):
+        LF.cross_entropy(torch.zeros(2, 3), torch.tensor([True, False]))
+
+
+@pytest.mark.parametrize("fn", ALL, ids=_ids(ALL))
+def test_integer_sample_weight(fn: Callable) -> None:
+    x, t = _good_pair(fn)
+    with _raises(r"sample_weight has dtype torch\.int64"):
+        fn(x, t, sample_weight=torch.ones(4, dtype=torch.long))
+
+
+def test_integer_class_weight() -> None:
+    x, t = _good_pair(LF.cross_entropy)
+    with _raises(r"weight has dtype torch\.int64.*weight\.float\(\)"):
+        LF.cross_entropy(x, t, weight=torch.ones(3, dtype=torch.long))
+
+
+def test_non_tensor_input() -> None:
+    with _raises(r"input must be a torch\.Tensor, got list.*as_tensor"):
+        LF.mse_loss([1.0, 2.0], torch.zeros(2))
+    with _raises(r"target must be a torch\.Tensor, got ndarray"):
+        LF.cross_entropy(torch.zeros(2, 3), torch.zeros(2).long().numpy())
+
+
+# ------------------------------------------------------------------ weights of the wrong length
+
+
+@pytest.mark.parametrize("fn", INDEX_CLASSIFICATION, ids=_ids(INDEX_CLASSIFICATION))
+@pytest.mark.parametrize("length", [2, 4])
+def test_class_weight_of_wrong_length(fn: Callable, length: int) -> None:
+    x, t = _good_pair(fn)
+    with _raises(rf"weight has shape \({length},\) but input has 3 classes along dim 1; .*shape \(3,\)"):
+        fn(x, t, weight=torch.ones(length))
+
+
+@pytest.mark.parametrize("fn", REGRESSION, ids=_ids(REGRESSION))
+def test_elementwise_weight_of_wrong_shape(fn: Callable) -> None:
+    x, t = _good_pair(fn)
+    with _raises(r"weight has shape \(4,\) but input has shape \(4, 3\).*sample_weight"):
+        fn(x, t, weight=torch.ones(4))
+
+
+@pytest.mark.parametrize("fn", ALL, ids=_ids(ALL))
+def test_sample_weight_of_wrong_length(fn: Callable) -> None:
+    x, t = _good_pair(fn)
+    with _raises(r"sample_weight has shape \(3,\) but must have shape \(4,\)"):
+        fn(x, t, sample_weight=torch.ones(3))
+
+
+# ------------------------------------------------------------------ the validation switch
+
+
+def _nan_pair() -> tuple[torch.Tensor, torch.Tensor]:
+    return torch.tensor([1.0, math.nan]), torch.zeros(2)
+
+
+def test_validate_false_per_call_skips_value_checks() -> None:
+    x, t = _nan_pair()
+    assert torch.isnan(LF.mse_loss(x, t, validate=False))
+    # a row that sums to 1.2 is computed with the formula, not refused
+    y = torch.tensor([[0.6, 0.6]])
+    got = LF.cross_entropy(torch.zeros(1, 2), y, validate=False)
+    torch.testing.assert_close(got, torch.tensor(1.2 * math.log(2.0)))
+    with _raises("non-finite"):
+        LF.mse_loss(x, t)
+
+
+def test_validate_true_overrides_the_global_switch() -> None:
+    x, t = _nan_pair()
+    losskit.set_validation(False)
+    assert not losskit.is_validation_enabled()
+    assert torch.isnan(LF.mse_loss(x, t))
+    with _raises("non-finite"):
+        LF.mse_loss(x, t, validate=True)
+
+
+def test_set_validation_switches_globally() -> None:
+    x, t = _nan_pair()
+    assert losskit.is_validation_enabled()
+    losskit.set_validation(False)
+    assert torch.isnan(LF.huber_loss(x, t))
+    losskit.set_validation(True)
+    with _raises("non-finite"):
+        LF.huber_loss(x, t)
+
+
+def test_validation_context_manager_restores_on_exit_and_error() -> None:
+    x, t = _nan_pair()
+    with losskit.validation(False):
+        assert torch.isnan(LF.l1_loss(x, t))
+        with losskit.validation(True):
+            with _raises("non-finite"):
+                LF.l1_loss(x, t)
+        assert not losskit.is_validation_enabled()
+    assert losskit.is_validation_enabled()
+    with pytest.raises(RuntimeError, match="boom"), losskit.validation(False):
+        raise RuntimeError("boom")
+    assert losskit.is_validation_enabled()
+
+
+def test_resolve(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert V.resolve(True) is True and V.resolve(False) is False
+    assert V.resolve(None) is True
+    monkeypatch.setattr(torch.compiler, "is_compiling", lambda: True)
+    assert V.resolve(None) is False and V.resolve(True) is True  # value checks off while compiling
+    monkeypatch.undo()
+    losskit.set_validation(False)
+    assert V.resolve(None) is False and V.resolve(True) is True
+
+
+@pytest.mark.parametrize("mode", ["per_call", "global", "context"])
+def test_shape_and_option_checks_always_run(mode: str) -> None:
+    def call(fn: Callable, *args: torch.Tensor, **kw: object) -> torch.Tensor:
+        if mode == "per_call":
+            return fn(*args, validate=False, **kw)
+        if mode == "global":
+            losskit.set_validation(False)
+            return fn(*args, **kw)
+        with losskit.validation(False):
+            return fn(*args, **kw)
+
+    with _raises(r"\(4, 1\).*\(4,\)"):
+        call(LF.mse_loss, torch.zeros(4, 1), torch.zeros(4))
+    with _raises("target of class indices has shape"):
+        call(LF.cross_entropy, torch.zeros(4, 3), torch.zeros(4, 1, dtype=torch.long))
+    with _raises("reduction='avg'"):
+        call(LF.log_cosh_loss, torch.zeros(2), torch.zeros(2), reduction="avg")
+    with _raises("delta"):
+        call(LF.huber_loss, torch.zeros(2), torch.zeros(2), delta=-1.0)
+    with _raises("dtype torch.int64"):
+        call(LF.l1_loss, torch.zeros(2, dtype=torch.long), torch.zeros(2))
+    with _raises("ignore_index=1 only applies"):
+        call(LF.cross_entropy, torch.zeros(2, 2), torch.full((2, 2), 0.5), ignore_index=1)
+    with _raises(r"weight has shape \(2,\)"):
+        call(LF.cross_entropy, torch.zeros(2, 3), torch.zeros(2, dtype=torch.long), weight=torch.ones(2))
+
+
+# ------------------------------------------------------------------ the check helpers themselves
+
+
+def test_check_probabilities_tolerance_follows_the_dtype() -> None:
+    # a bfloat16 softmax rounds each probability by up to 2^-9 relative: its rows are valid
+    logits = torch.randn(64, 10, generator=torch.Generator().manual_seed(0)) * 2
+    for p in (torch.softmax(logits, 1).bfloat16(), torch.softmax(logits.bfloat16(), 1)):
+        V.check_probabilities(p, "input")
+    # a float16 log_softmax over many classes: each log p rounded by 2^-11 * |log p|
+    V.check_probabilities(torch.log_softmax(torch.zeros(2, 1000, dtype=torch.float16), 1), "input", log=True)
+    # while float32 keeps the strict 1e-3 tolerance
+    with _raises(r"sums to 1\.002.*tolerance 0\.001"):
+        V.check_probabilities(torch.tensor([[0.502, 0.5]]), "target")
+    assert V.prob_sum_tolerance(torch.float32, 10) == V.PROB_SUM_ATOL
+    assert V.prob_sum_tolerance(torch.bfloat16, 10) == torch.finfo(torch.bfloat16).eps
+
+
+def test_check_finite_reports_count_and_first_value() -> None:
+    t = torch.tensor([1.0, math.inf, math.nan, 2.0])
+    with _raises(r"x holds 2 non-finite value\(s\) \(first: inf\)"):
+        V.check_finite(t, "x")
+    V.check_finite(torch.tensor([-math.inf, 0.0]), "x", allow_neg_inf=True)
+
+
+def test_check_in_range_exclusive_bound() -> None:
+    assert V.check_in_range(0.5, "q", 0.0, 1.0, high_inclusive=False) == 0.5
+    with _raises(r"q must lie in \[0, 1\), got 1"):
+        V.check_in_range(1, "q", 0.0, 1.0, high_inclusive=False)
+    with _raises("q must be a number, got 'x'"):
+        V.check_in_range("x", "q", 0.0, 1.0)
