@@ -356,11 +356,17 @@ class _FocalTerm(torch.autograd.Function):
     because :math:`l / (1 - p) \\to -1`.
     """
 
+    generate_vmap_rule = True
+
     @staticmethod
-    def forward(ctx, log_p: torch.Tensor, gamma: float) -> torch.Tensor:  # type: ignore[override]
+    def forward(log_p: torch.Tensor, gamma: float) -> torch.Tensor:  # type: ignore[override]
+        return torch.pow(-torch.expm1(log_p), gamma) * -log_p
+
+    @staticmethod
+    def setup_context(ctx, inputs, output) -> None:  # type: ignore[override]
+        log_p, gamma = inputs
         ctx.save_for_backward(log_p)
         ctx.gamma = gamma
-        return torch.pow(-torch.expm1(log_p), gamma) * -log_p
 
     @staticmethod
     def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor, None]:  # type: ignore[override]

@@ -45,18 +45,34 @@ Elementwise = Callable[[torch.Tensor], torch.Tensor]
 
 
 class _RhoPsi(torch.autograd.Function):
-    """:math:`\\rho(r)` forward and :math:`\\psi(r)\\,g` backward, both closed forms."""
+    """:math:`\\rho(r)` forward and :math:`\\psi(r)\\,g` backward, both closed forms.
+
+    ``setup_context`` style with a generated vmap rule and a ``jvp``, so it
+    also works under ``torch.func`` (per-sample gradients with vmap(grad)).
+    """
+
+    generate_vmap_rule = True
 
     @staticmethod
-    def forward(ctx, r: torch.Tensor, rho: Elementwise, psi: Elementwise) -> torch.Tensor:  # type: ignore[override]
-        ctx.save_for_backward(r)
-        ctx.psi = psi
+    def forward(r: torch.Tensor, rho: Elementwise, psi: Elementwise) -> torch.Tensor:  # type: ignore[override]
         return rho(r)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output) -> None:  # type: ignore[override]
+        r, _, psi = inputs
+        ctx.save_for_backward(r)
+        ctx.save_for_forward(r)
+        ctx.psi = psi
 
     @staticmethod
     def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor, None, None]:  # type: ignore[override]
         (r,) = ctx.saved_tensors
         return grad * ctx.psi(r), None, None
+
+    @staticmethod
+    def jvp(ctx, r_dot: torch.Tensor, *_: object) -> torch.Tensor:  # type: ignore[override]
+        (r,) = ctx.saved_tensors
+        return r_dot * ctx.psi(r)
 
 
 @dataclass(frozen=True)
