@@ -243,7 +243,7 @@ def _compare(args: argparse.Namespace) -> int:
             columns = (TextColumn("training"), BarColumn(), MofNCompleteColumn(), TextColumn("epochs"),
                        TimeRemainingColumn())
             with Progress(*columns, console=console, transient=True) as bar:
-                task_id = bar.add_task("train", total=None)
+                task_id = bar.add_task("train", total=len(job.chunks()) * config.train.epochs)
                 outcome = run(job, out, force=args.force,
                               progress=lambda done, total: bar.update(task_id, completed=done, total=total))
         else:

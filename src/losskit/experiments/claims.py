@@ -99,22 +99,30 @@ class Context:
 class Comparison:
     outcome: str  # better | worse | equivalent | unclear
     diff: Interval
+    margin: float = 0.0
+
+    def __str__(self) -> str:
+        if self.outcome == "equivalent":
+            return f"equivalent: inside ±{self.margin:.2g}"
+        return self.outcome
 
 
 def compare(a: dict[int, float], b: dict[int, float], *, higher: bool, margin: float) -> Comparison:
     """Is A better than B? Paired over seeds; ``higher`` says which direction is better."""
     d = paired(a, b)
     if not (math.isfinite(d.lo) and math.isfinite(d.hi)):
-        return Comparison("unclear", d)
+        outcome = "unclear"
     # equivalence first: a difference whose whole interval is too small to matter is no effect,
     # even when it is statistically nonzero
-    if -margin <= d.lo and d.hi <= margin:
-        return Comparison("equivalent", d)
-    if (d.lo > 0) if higher else (d.hi < 0):
-        return Comparison("better", d)
-    if (d.hi < 0) if higher else (d.lo > 0):
-        return Comparison("worse", d)
-    return Comparison("unclear", d)
+    elif -margin <= d.lo and d.hi <= margin:
+        outcome = "equivalent"
+    elif (d.lo > 0) if higher else (d.hi < 0):
+        outcome = "better"
+    elif (d.hi < 0) if higher else (d.lo > 0):
+        outcome = "worse"
+    else:
+        outcome = "unclear"
+    return Comparison(outcome, d, margin)
 
 
 def _mean(values: dict[int, float]) -> float:
@@ -149,7 +157,7 @@ def _speed(ctx: Context, a: str, b: str) -> tuple[Comparison, str]:
     metric = "test RMSE" if ctx.task == "regression" else "test accuracy"
     text = (
         f"epochs to 90% of the clean {metric} improvement: {a} {_fmt(_mean(ea))}, {b} {_fmt(_mean(eb))}; "
-        f"{a} − {b} = {c.diff.fmt()} epochs ({c.outcome})"
+        f"{a} − {b} = {c.diff.fmt()} epochs ({c})"
     )
     return c, text
 
@@ -161,7 +169,7 @@ def _outlier_damage(ctx: Context, a: str, b: str) -> tuple[Comparison, str]:
     sd = ctx.y_scale
     text = (
         f"test-RMSE rise from corruption 0 to {ctx.top:g}: {a} +{_fmt(_mean(da))} ({_fmt(_mean(da) / sd, 2)} SD), "
-        f"{b} +{_fmt(_mean(db))} ({_fmt(_mean(db) / sd, 2)} SD); {a} − {b} = {c.diff.fmt()} ({c.outcome})"
+        f"{b} +{_fmt(_mean(db))} ({_fmt(_mean(db) / sd, 2)} SD); {a} − {b} = {c.diff.fmt()} ({c})"
     )
     return c, text
 
@@ -287,7 +295,7 @@ def _noise_damage(ctx: Context, a: str, b: str) -> tuple[Comparison, str]:
     c = compare(da, db, higher=False, margin=ACCURACY_MARGIN)
     text = (
         f"final test-accuracy drop from noise 0 to {ctx.top:g}: {a} {_fmt(_mean(da))}, {b} {_fmt(_mean(db))}; "
-        f"{a} − {b} = {c.diff.fmt()} ({c.outcome})"
+        f"{a} − {b} = {c.diff.fmt()} ({c})"
     )
     return c, text
 
@@ -310,9 +318,10 @@ def _kl_ce_gap(ctx: Context) -> str:
         for (lab, lev, s), v in ctx.scalars.items()
         if lab == kl and (ce, lev, s) in ctx.scalars
     ]
+    gap = max(gaps)
     return (
-        f"; KL = CE − H(y), same gradients: paired KL and CE runs differ by at most {_fmt(max(gaps), 2)} "
-        "in final accuracy"
+        "; KL = CE − H(y), same gradients: paired KL and CE runs "
+        + ("reach identical final accuracies" if gap == 0 else f"differ by at most {_fmt(gap, 2)} in final accuracy")
     )
 
 

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
 __all__ = ["learning_curves", "loss_curves", "metric_vs_corruption"]
 
+_STYLES = ("-", "--", "-.", ":")
 _LABELS = {
     "test_rmse": "test RMSE",
     "test_mae": "test MAE",
@@ -69,12 +70,13 @@ def learning_curves(
     """One panel per corruption level: the test metric per epoch for each loss (mean and 95% band over seeds)."""
     fig, axes = _figure(1, len(levels), 4.2, 3.4)
     for ax, level in zip(axes[0], levels, strict=True):
-        for label in losses:
+        for k, label in enumerate(losses):
             runs = [c for (lab, lev, _), c in sorted(by_run.items()) if lab == label and lev == level]
             if not runs:
                 continue
             epochs, mean, lo, hi = _band(runs, metric)
-            (line,) = ax.plot(epochs, mean, label=label, lw=1.6)
+            # cycling line styles keeps identical curves (KL and cross-entropy) both visible
+            (line,) = ax.plot(epochs, mean, label=label, lw=1.6, ls=_STYLES[k % len(_STYLES)])
             ax.fill_between(epochs, lo, hi, color=line.get_color(), alpha=0.18, lw=0)
         ax.set_title(f"corruption {level:g}")
         ax.set_xlabel("epoch")
@@ -98,7 +100,8 @@ def metric_vs_corruption(
         lo = np.array([float(r[f"final_{metric}_lo"]) for r in rows])
         hi = np.array([float(r[f"final_{metric}_hi"]) for r in rows])
         err = np.nan_to_num(np.vstack([y - lo, hi - y]))
-        bar = ax.errorbar(x, y, yerr=err, marker="o", capsize=3, label=f"{label} (final)")
+        bar = ax.errorbar(x, y, yerr=err, marker="o", capsize=3, label=f"{label} (final)",
+                          ls=_STYLES[losses.index(label) % len(_STYLES)])
         best = [float(r[f"best_{metric}"]) for r in rows]
         ax.plot(x, best, ls=":", color=bar.lines[0].get_color(), lw=1.2)
     ax.set_xlabel("corruption level")
@@ -136,22 +139,35 @@ def loss_curves(specs: Sequence[LossSpec], path: Path) -> Path:
                 if not c.continuous:
                     jumps[order] = c
         names = ("ℓ", "ℓ′", "ℓ″")
+        kinks: list[float] = []  # where ℓ′ jumps: ℓ″ is undefined there
         for order, (ax, y) in enumerate(zip(row, values, strict=True)):
             xs, ys = x.numpy().copy(), y.numpy().copy()
+            spread = float(np.nanmax(ys) - np.nanmin(ys))
+            if spread <= 1e-9 * max(1.0, float(np.nanmax(np.abs(ys)))):
+                # constant up to rounding (e.g. MAE on probabilities has ℓ′ = −2): do not zoom into float noise
+                centre = float(np.round(np.nanmean(ys), 9))
+                ys[:] = centre
+                ax.set_ylim(centre - 1.0, centre + 1.0)
+            marks: list[float] = []
             if order in jumps:
                 # break the line wherever the derivative jumps, so a kink is not drawn as a steep line
                 step = np.abs(np.diff(ys)) > 0.25 * jumps[order].jump
                 ys[1:][step] = np.nan
-                ax.plot(xs, ys, lw=1.6)
-                for k in np.nonzero(step)[0]:
-                    ax.axvline(xs[k + 1], color="red", ls=":", lw=1)
+                marks = [float(xs[k + 1]) for k in np.nonzero(step)[0]]
                 ax.text(0.02, 0.95, f"jump {jumps[order].jump:.2g}", transform=ax.transAxes, va="top",
                         color="red", fontsize=8)
-            else:
-                ax.plot(xs, ys, lw=1.6)
+            if order == 1:
+                kinks = marks
+            elif order == 2 and kinks:
+                marks = kinks
+                ax.text(0.02, 0.95, "undefined where ℓ′ jumps", transform=ax.transAxes, va="top", color="red",
+                        fontsize=8)
+            ax.plot(xs, ys, lw=1.6)
+            for m in marks:
+                ax.axvline(m, color="red", ls=":", lw=1)
             ax.set_title(f"{spec.label}: {names[order]}", fontsize=9)
             ax.grid(alpha=0.3)
             ax.set_xlabel(xlabel, fontsize=8)
-            if not regression and order > 0:
+            if not regression and order > 0 and spread > 1e-9:
                 ax.set_yscale("symlog", linthresh=1.0)
     return _save(fig, path)
