@@ -11,6 +11,7 @@ import argparse
 import math
 import signal
 import sys
+import textwrap
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -61,11 +62,11 @@ def build_parser() -> argparse.ArgumentParser:
     c = sub.add_parser(
         "compare",
         help="train the same model under each loss on real data with controlled corruption, and judge the claims",
-        description=(
+        description=textwrap.fill(
             "Train the same model under each loss on real data, with a controlled fraction of the training split "
             "corrupted (outliers for regression, label noise for classification), over several seeds; write "
             "results.csv, summary.csv, report.md and figures to --out, and print which of the article's claims "
-            "hold. Every (loss, corruption, seed) run trains at once in one batched model."
+            "hold. Every (loss, corruption, seed) run trains at once in one batched model.", 78
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog=(

@@ -38,7 +38,8 @@ def _train_both(config):
 )
 def test_batched_grid_equals_single_runs(dataset: str, losses: str, optimizer: str) -> None:
     config = make_config(dataset, losses, (0.0, 0.2), seeds=2, epochs=3, optimizer=optimizer,
-                         lr=3e-3 if optimizer == "adam" else 0.02, batch_size=32)
+                         lr=3e-3 if optimizer == "adam" else 0.02, batch_size=32,
+                         hidden=(8, 6) if optimizer == "sgd" else (8,))
     trainer, runs, history, final, singles = _train_both(config)
     for r, single in enumerate(singles):
         for name, values in final.items():

@@ -119,6 +119,14 @@ def test_losses_outside_the_article_get_their_own_claim() -> None:
     assert huber.verdict == HOLDS
 
 
+def test_diverged_runs_are_named_and_make_the_claim_inconclusive() -> None:
+    ctx = _regression_context([80.0, 90.0, 85.0], [8.0, 9.0, 7.0])
+    ctx.scalars[("mse", 0.2, 1)]["final_test_rmse"] = float("nan")
+    claim = next(c for c in evaluate_claims(ctx) if c.claim.startswith("MSE is sensitive"))
+    assert claim.verdict == UNCLEAR
+    assert "mse at r = 0.2 diverged (non-finite metrics) in 1 of 3 runs" in claim.evidence
+
+
 def _classification_context(ce_drop: list[float], mae_drop: list[float]) -> Context:
     specs = parse_loss_specs("cross_entropy,kl_div,softmax_mae")
     scalars = {}

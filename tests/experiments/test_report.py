@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 from pathlib import Path
 
 import pytest
 from compare_helpers import make_config
 
-from losskit.experiments.config import UsageError
+from losskit.experiments.config import ModelSpec, UsageError
 from losskit.experiments.metrics import METRICS
 from losskit.experiments.runner import plan, run
 from losskit.experiments.store import Store, atomic_write
@@ -131,6 +132,16 @@ def test_a_different_configuration_is_refused_unless_forced(finished, tmp_path: 
     run(plan(changed), target, force=True)
     assert json.loads((target / "config.json").read_text())["config"]["train"]["epochs"] == 5
     assert {int(r["epoch"]) for r in _read(target / "results.csv")} == set(range(6))
+
+
+def test_pair_noise_linear_model_and_sgd_run_end_to_end(tmp_path: Path) -> None:
+    config = make_config("iris", "cross_entropy,softmax_mae", (0.0, 0.3), kind="pair", seeds=2, epochs=2,
+                         optimizer="sgd", lr=0.05)
+    config = dataclasses.replace(config, model=ModelSpec("linear", ()))
+    outcome = run(plan(config), tmp_path / "iris")
+    summary = _read(tmp_path / "iris" / "summary.csv")
+    assert len(summary) == 4 and all(0 <= float(r["final_test_accuracy"]) <= 1 for r in summary)
+    assert any(c.claim.startswith("MAE is robust to noisy labels") for c in outcome.claims)
 
 
 def test_a_foreign_directory_is_refused(tmp_path: Path) -> None:

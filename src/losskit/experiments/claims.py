@@ -150,6 +150,29 @@ def _fmt(x: float, digits: int = 3) -> str:
 # ------------------------------------------------------------------ regression
 
 
+def _problems(ctx: Context, labels: tuple[str, ...], levels: tuple[float, ...], key: str) -> str:
+    """Why a comparison has no interval: diverged runs, or runs that never improved; "" when none."""
+    primary = f"final_{PRIMARY[ctx.task]}"
+    notes = []
+    for label in labels:
+        for level in levels:
+            finals = ctx.per_seed(label, level, primary)
+            values = ctx.per_seed(label, level, key)
+            diverged = sum(not math.isfinite(v) for v in finals.values())
+            flat = sum(not math.isfinite(values[s]) and math.isfinite(finals[s]) for s in values)
+            if diverged:
+                notes.append(f"{label} at r = {level:g} diverged (non-finite metrics) in {diverged} of "
+                             f"{len(finals)} runs; try a lower --lr")
+            if flat:
+                notes.append(f"{label} at r = {level:g} never improved on its initial test metric in {flat} of "
+                             f"{len(values)} runs")
+    return "; ".join(notes)
+
+
+def _signed(x: float) -> str:
+    return "n/a" if not math.isfinite(x) else f"{x:+.3g}"
+
+
 def _speed(ctx: Context, a: str, b: str) -> tuple[Comparison, str]:
     """Is A faster than B on clean data? Epochs to 90% of the test-metric improvement, paired over seeds."""
     ea, eb = ctx.per_seed(a, 0.0, "epochs_to_90"), ctx.per_seed(b, 0.0, "epochs_to_90")
@@ -159,7 +182,8 @@ def _speed(ctx: Context, a: str, b: str) -> tuple[Comparison, str]:
         f"epochs to 90% of the clean {metric} improvement: {a} {_fmt(_mean(ea))}, {b} {_fmt(_mean(eb))}; "
         f"{a} − {b} = {c.diff.fmt()} epochs ({c})"
     )
-    return c, text
+    problems = _problems(ctx, (a, b), (0.0,), "epochs_to_90")
+    return c, f"{text}; {problems}" if problems else text
 
 
 def _outlier_damage(ctx: Context, a: str, b: str) -> tuple[Comparison, str]:
@@ -168,10 +192,11 @@ def _outlier_damage(ctx: Context, a: str, b: str) -> tuple[Comparison, str]:
     c = compare(da, db, higher=False, margin=RMSE_MARGIN * clean_b)
     sd = ctx.y_scale
     text = (
-        f"test-RMSE rise from corruption 0 to {ctx.top:g}: {a} +{_fmt(_mean(da))} ({_fmt(_mean(da) / sd, 2)} SD), "
-        f"{b} +{_fmt(_mean(db))} ({_fmt(_mean(db) / sd, 2)} SD); {a} − {b} = {c.diff.fmt()} ({c})"
+        f"test-RMSE rise from corruption 0 to {ctx.top:g}: {a} {_signed(_mean(da))} ({_fmt(_mean(da) / sd, 2)} SD), "
+        f"{b} {_signed(_mean(db))} ({_fmt(_mean(db) / sd, 2)} SD); {a} − {b} = {c.diff.fmt()} ({c})"
     )
-    return c, text
+    problems = _problems(ctx, (a, b), (0.0, ctx.top), "final_test_rmse")
+    return c, f"{text}; {problems}" if problems else text
 
 
 def _regression(ctx: Context) -> list[Claim]:
@@ -297,7 +322,8 @@ def _noise_damage(ctx: Context, a: str, b: str) -> tuple[Comparison, str]:
         f"final test-accuracy drop from noise 0 to {ctx.top:g}: {a} {_fmt(_mean(da))}, {b} {_fmt(_mean(db))}; "
         f"{a} − {b} = {c.diff.fmt()} ({c})"
     )
-    return c, text
+    problems = _problems(ctx, (a, b), (0.0, ctx.top), "final_test_accuracy")
+    return c, f"{text}; {problems}" if problems else text
 
 
 def _memorisation(ctx: Context, label: str) -> str:
