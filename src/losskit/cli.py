@@ -273,6 +273,9 @@ def _plot(args: argparse.Namespace) -> int:
     if out.is_dir():
         raise _Usage(f"--out {args.out} is a directory; give a file name such as losses.png")
     specs = parse_loss_specs(args.losses)
+    other = [s.label for s in specs if s.task not in ("regression", "classification")]
+    if other:
+        raise _Usage(f"plot draws regression and classification losses; {', '.join(other)} is not one")
     from .experiments.plots import loss_curves
 
     loss_curves(specs, out)
