@@ -1,0 +1,323 @@
+"""The ``losskit`` command line: ``compare``, ``plot`` and ``list``.
+
+Bad input gets one line on stderr and exit code 2, before anything is
+written; Ctrl-C during ``compare`` exits with 130 after saving progress, and
+rerunning the same command continues where it stopped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import signal
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any, NoReturn
+
+from .errors import LossInputError
+
+__all__ = ["main"]
+
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+EXIT_TERMINATED = 143
+DEFAULT_LOSSES = {"regression": "mse,mae,huber,log_cosh", "classification": "cross_entropy,kl_div,softmax_mae"}
+DEFAULT_LEVELS = {"regression": "0,0.1,0.2", "classification": "0,0.2,0.4"}
+DEFAULT_LR = {"adam": 1e-3, "sgd": 0.01}
+
+
+class _Usage(Exception):
+    """A one-line usage error; ``prog`` is the (sub)command it belongs to, when known."""
+
+    def __init__(self, message: str, prog: str | None = None) -> None:
+        super().__init__(message)
+        self.prog = prog
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise _Usage(f"{message} (see {self.prog} --help)", self.prog)
+
+
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM, handled like Ctrl-C so progress is saved."""
+
+
+def _on_sigterm(signum: int, frame: Any) -> None:
+    raise _Terminated()
+
+
+# ------------------------------------------------------------------ parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="losskit",
+        description="Loss functions for PyTorch, and the evidence to choose one.",
+        epilog="Run 'losskit COMMAND --help' for a command's options.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    c = sub.add_parser(
+        "compare",
+        help="train the same model under each loss on real data with controlled corruption, and judge the claims",
+        description=textwrap.fill(
+            "Train the same model under each loss on real data, with a controlled fraction of the training split "
+            "corrupted (outliers for regression, label noise for classification), over several seeds; write "
+            "results.csv, summary.csv, report.md and figures to --out, and print which of the article's claims "
+            "hold. Every (loss, corruption, seed) run trains at once in one batched model.", 78
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=(
+            "examples:\n"
+            "  losskit compare --dataset diabetes --corruption 0,0.1,0.2\n"
+            "  losskit compare --dataset digits --losses cross_entropy,softmax_mae --corruption 0,0.4\n"
+            "  losskit compare --csv houses.csv --target price --losses mse,huber:delta=2 --out runs/houses\n"
+            "\nRerun the same command with the same --out to continue an interrupted run."
+        ),
+    )
+    data = c.add_argument_group("data (one of --dataset, --csv, --parquet)")
+    src = data.add_mutually_exclusive_group()
+    src.add_argument("--dataset", metavar="NAME",
+                     help="a bundled dataset: breast_cancer, diabetes, digits, iris, wine")
+    src.add_argument("--csv", metavar="PATH", help="your own CSV file (header row, numeric features)")
+    src.add_argument("--parquet", metavar="PATH", help="your own Parquet file (needs pandas and pyarrow)")
+    data.add_argument("--target", metavar="COLUMN", help="the target column of --csv/--parquet")
+    data.add_argument("--task", choices=("regression", "classification"),
+                      help="the task; inferred from the target when not given (and reported)")
+    data.add_argument("--dropna", action="store_true", help="drop rows with missing cells instead of refusing")
+    data.add_argument("--test-size", type=float, default=0.25, metavar="F",
+                      help="fraction of rows in the fixed test split (default 0.25)")
+    grid = c.add_argument_group("grid")
+    grid.add_argument("--losses", metavar="A,B,...",
+                      help="registry names, with options as name:key=value, e.g. mse,huber:delta=2 "
+                           f"(default: {DEFAULT_LOSSES['regression']} or {DEFAULT_LOSSES['classification']}); "
+                           "see 'losskit list'")
+    grid.add_argument("--corruption", metavar="LEVELS",
+                      help="corruption levels in [0, 1): the fraction of training targets made outliers "
+                           "(regression) or the label-noise rate (classification) "
+                           f"(default {DEFAULT_LEVELS['regression']} / {DEFAULT_LEVELS['classification']})")
+    grid.add_argument("--noise-kind", choices=("gross", "heavy_tail", "symmetric", "pair"),
+                      help="regression: gross (default; +5-10 SD shifts) or heavy_tail (Student-t noise); "
+                           "classification: symmetric (default; a random other class) or pair (class c -> c+1)")
+    grid.add_argument("--seeds", type=int, default=10, metavar="N", help="seeds per (loss, level) (default 10)")
+    train = c.add_argument_group("training")
+    train.add_argument("--epochs", type=int, default=60, metavar="E", help="epochs (default 60)")
+    train.add_argument("--optimizer", choices=("adam", "sgd"), default="adam",
+                       help="adam (default) or sgd (momentum 0.9)")
+    train.add_argument("--lr", type=float, metavar="LR",
+                       help=f"learning rate (default {DEFAULT_LR['adam']:g} for adam, {DEFAULT_LR['sgd']:g} for sgd)")
+    train.add_argument("--batch-size", type=int, default=64, metavar="B", help="minibatch size (default 64)")
+    train.add_argument("--model", choices=("linear", "mlp"), default="mlp", help="model (default mlp)")
+    train.add_argument("--hidden", default="64", metavar="H,H",
+                       help="hidden layer sizes of the mlp (default 64)")
+    output = c.add_argument_group("output")
+    output.add_argument("--out", metavar="DIR", help="output directory (default runs/compare-<data>)")
+    output.add_argument("--force", action="store_true",
+                        help="replace the results in --out even if they come from a different configuration")
+    output.add_argument("--quiet", action="store_true", help="no progress bar or notes; still prints the claims")
+    c.set_defaults(handler=_compare)
+
+    p = sub.add_parser(
+        "plot",
+        help="draw each loss with its first and second derivative",
+        description=(
+            "Draw each loss with its first and second derivative (by autograd): regression losses against the "
+            "residual, classification losses against the predicted probability of the true class. Jumps in a "
+            "derivative (MAE's kink at 0, Huber's second derivative at ±delta) are marked in red."
+        ),
+    )
+    p.add_argument("--losses", required=True, metavar="A,B,...", help="registry names, e.g. mse,mae,huber,log_cosh")
+    p.add_argument("--out", required=True, metavar="FILE", help="the image to write (.png, .pdf or .svg)")
+    p.set_defaults(handler=_plot)
+
+    lst = sub.add_parser("list", help="list the registered losses", description="List the registered losses.")
+    lst.add_argument("--task", choices=("regression", "classification", "multilabel"), help="only this task")
+    lst.set_defaults(handler=_list)
+    return parser
+
+
+# ------------------------------------------------------------------ compare
+
+
+def _positive_int(value: int, flag: str) -> int:
+    if value < 1:
+        raise _Usage(f"{flag} must be at least 1, got {value}")
+    return value
+
+
+def _hidden(text: str) -> tuple[int, ...]:
+    try:
+        sizes = tuple(int(p) for p in text.split(","))
+    except ValueError:
+        raise _Usage(f"--hidden {text!r} is not a list of sizes; write e.g. 64 or 64,64") from None
+    if not sizes or min(sizes) < 1:
+        raise _Usage(f"--hidden sizes must be at least 1, got {text}")
+    return sizes
+
+
+def _config(args: argparse.Namespace) -> tuple[Any, Any]:
+    """Build and check the whole job; returns (config, dataset). Raises on bad input, writes nothing."""
+    from .experiments.config import (
+        CompareConfig,
+        DataSource,
+        ModelSpec,
+        TrainSpec,
+        check_loss_tasks,
+        parse_levels,
+        parse_loss_specs,
+    )
+    from .experiments.datasets import load
+
+    if args.dataset is None and args.csv is None and args.parquet is None:
+        raise _Usage("choose the data with --dataset NAME, --csv PATH or --parquet PATH")
+    path = args.csv or args.parquet
+    if path is not None and args.target is None:
+        raise _Usage(f"--{'csv' if args.csv else 'parquet'} needs --target COLUMN")
+    if args.dataset is not None and args.target is not None:
+        raise _Usage("--target applies to --csv/--parquet; a bundled dataset has its own target")
+    for value, flag in ((args.seeds, "--seeds"), (args.epochs, "--epochs"), (args.batch_size, "--batch-size")):
+        _positive_int(value, flag)
+    lr = args.lr if args.lr is not None else DEFAULT_LR[args.optimizer]
+    if not (math.isfinite(lr) and lr > 0):
+        raise _Usage(f"--lr must be a positive number, got {args.lr}")
+    if not 0.0 < args.test_size < 1.0:
+        raise _Usage(f"--test-size must be in (0, 1), got {args.test_size}")
+    hidden = _hidden(args.hidden) if args.model == "mlp" else ()
+    specs = parse_loss_specs(args.losses) if args.losses else None
+    levels = parse_levels(args.corruption) if args.corruption else None
+    source = DataSource(args.dataset, path, "parquet" if args.parquet else ("csv" if args.csv else None),
+                        args.target, args.task, args.dropna, args.test_size)
+    dataset = load(source)
+    task = dataset.task
+    source = DataSource(source.dataset, source.path, source.format, source.target, task, source.dropna,
+                        source.test_size)
+    specs = specs or parse_loss_specs(DEFAULT_LOSSES[task])
+    check_loss_tasks(specs, task, dataset.name)
+    levels = levels or parse_levels(DEFAULT_LEVELS[task])
+    from .experiments.config import NOISE_KINDS
+
+    kind = args.noise_kind or NOISE_KINDS[task][0]
+    config = CompareConfig(source, specs, levels, kind, args.seeds, ModelSpec(args.model, hidden),
+                           TrainSpec(args.optimizer, lr, args.batch_size, args.epochs))
+    return config, dataset
+
+
+def _claims_table(claims: list[Any], title: str) -> Any:
+    from rich.table import Table
+
+    style = {"holds": "green", "does not hold": "red", "inconclusive": "yellow"}
+    table = Table(title=title, show_lines=True, title_justify="left")
+    table.add_column("claim", ratio=2)
+    table.add_column("verdict", no_wrap=True)
+    table.add_column("evidence", ratio=5)
+    for c in claims:
+        name = c.claim if c.article else f"{c.claim} (not in the article)"
+        table.add_row(name, f"[{style[c.verdict]}]{c.verdict}[/]", c.evidence)
+    return table
+
+
+def _compare(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from .experiments.runner import plan, run
+    from .experiments.store import Store
+
+    config, dataset = _config(args)
+    job = plan(config, dataset=dataset)
+    out = Path(args.out) if args.out else Path("runs") / f"compare-{Path(dataset.name).stem}"
+    mode = Store(out).check(job.description, force=args.force)  # refuses before anything is written
+    tty = sys.stdout.isatty()
+    console = Console(width=None if tty else 140)
+    if not args.quiet:
+        for note in dataset.notes:
+            console.print(f"{dataset.name}: {note}", highlight=False)
+        if mode == "resume":
+            console.print(f"resuming the run in {out}", highlight=False)
+    show_progress = tty and not args.quiet
+    previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    try:
+        if show_progress:
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+            columns = (TextColumn("training"), BarColumn(), MofNCompleteColumn(), TextColumn("epochs"),
+                       TimeRemainingColumn())
+            with Progress(*columns, console=console, transient=True) as bar:
+                task_id = bar.add_task("train", total=len(job.chunks()) * config.train.epochs)
+                outcome = run(job, out, force=args.force,
+                              progress=lambda done, total: bar.update(task_id, completed=done, total=total))
+        else:
+            outcome = run(job, out, force=args.force)
+    except KeyboardInterrupt as stop:
+        print(f"losskit compare: interrupted; finished work is saved in {out}. "
+              "Run the same command again to continue.", file=sys.stderr)
+        return EXIT_TERMINATED if isinstance(stop, _Terminated) else EXIT_INTERRUPTED
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    runs = len(config.losses) * len(config.levels) * config.seeds
+    console.print(_claims_table(outcome.claims, f"Claims: {dataset.name}, {runs} runs ({config.noise_kind})"))
+    console.print(f"report: {out / 'report.md'}", highlight=False)
+    return 0
+
+
+# ------------------------------------------------------------------ plot, list
+
+
+def _plot(args: argparse.Namespace) -> int:
+    from .experiments.config import parse_loss_specs
+
+    out = Path(args.out)
+    if out.suffix.lower() not in (".png", ".pdf", ".svg"):
+        raise _Usage(f"--out {args.out} must end in .png, .pdf or .svg")
+    if out.is_dir():
+        raise _Usage(f"--out {args.out} is a directory; give a file name such as losses.png")
+    specs = parse_loss_specs(args.losses)
+    other = [s.label for s in specs if s.task not in ("regression", "classification")]
+    if other:
+        raise _Usage(f"plot draws regression and classification losses; {', '.join(other)} is not one")
+    from .experiments.plots import loss_curves
+
+    loss_curves(specs, out)
+    print(f"wrote {out}")
+    return 0
+
+
+def _list(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    from .registry import available_losses, loss_info
+
+    table = Table(show_lines=False)
+    for col in ("name", "task", "options (default)", "summary"):
+        table.add_column(col)
+    for name in available_losses(args.task):
+        info = loss_info(name)
+        options = ", ".join(f"{k}={v!r}" for k, v in info.hyperparameters.items()) or "-"
+        aliases = f" (alias {', '.join(info.aliases)})" if info.aliases else ""
+        table.add_row(name + aliases, info.task, options, info.summary)
+    Console(width=None if sys.stdout.isatty() else 160).print(table)
+    return 0
+
+
+# ------------------------------------------------------------------ main
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``losskit`` console script; returns the exit code."""
+    from .experiments.config import UsageError
+
+    parser = build_parser()
+    prog = "losskit"
+    try:
+        args = parser.parse_args(argv)
+        if args.command is None:
+            parser.print_help()
+            return EXIT_USAGE
+        prog = f"losskit {args.command}"
+        return int(args.handler(args))
+    except (_Usage, UsageError, LossInputError) as err:
+        message = " ".join(str(err).split())
+        print(f"{getattr(err, 'prog', None) or prog}: error: {message}", file=sys.stderr)
+        return EXIT_USAGE

@@ -1,0 +1,222 @@
+"""The configuration of one ``losskit compare`` job, parsed and checked before anything runs.
+
+Every check that can fail on user input lives here or in
+:mod:`losskit.experiments.datasets` and raises :class:`UsageError` with a
+one-line message, so the CLI can refuse bad input before it writes anything.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import json
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import torch
+
+from ..errors import LossInputError
+from ..nn import FunctionalLoss
+from ..registry import available_losses, loss_info
+
+__all__ = [
+    "NOISE_KINDS",
+    "CompareConfig",
+    "DataSource",
+    "LossSpec",
+    "ModelSpec",
+    "TrainSpec",
+    "UsageError",
+    "parse_levels",
+    "parse_loss_specs",
+]
+
+# the corruption kinds of each task; the first is the default
+NOISE_KINDS: dict[str, tuple[str, ...]] = {
+    "regression": ("gross", "heavy_tail"),
+    "classification": ("symmetric", "pair"),
+}
+FORMAT_VERSION = 1
+
+
+class UsageError(ValueError):
+    """Bad input from the user: the message is one line that names the problem and the fix."""
+
+
+# ------------------------------------------------------------------ losses
+
+
+def _parse_value(text: str) -> Any:
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return text
+
+
+@dataclass(frozen=True)
+class LossSpec:
+    """One loss of a compare grid: registry name, its own options, and the label used in every output."""
+
+    name: str
+    options: tuple[tuple[str, Any], ...] = ()
+
+    @property
+    def label(self) -> str:
+        return self.name + "".join(f":{k}={v}" for k, v in self.options)
+
+    @property
+    def task(self) -> str:
+        return loss_info(self.name).task
+
+    def build(self) -> FunctionalLoss:
+        """A fresh loss module with these options (reduction ``"mean"``)."""
+        return loss_info(self.name).module(**dict(self.options))
+
+
+def _probe(spec: LossSpec) -> None:
+    """Call the loss once on a tiny valid input, so bad option values fail now with the loss's own message."""
+    module = spec.build()
+    if spec.task == "regression":
+        module(torch.zeros(2), torch.ones(2))
+    elif spec.task == "classification":
+        from .targets import class_targets
+
+        module(torch.zeros(2, 3), class_targets(spec, torch.tensor([0, 2]), 3))
+
+
+def parse_loss_spec(text: str) -> LossSpec:
+    """``"huber:delta=2"`` -> ``LossSpec("huber", (("delta", 2),))``; aliases resolve to the registry name."""
+    parts = [p.strip() for p in text.split(":")]
+    if not parts[0]:
+        raise UsageError(f"empty loss name in {text!r}; write e.g. --losses mse,huber:delta=2.")
+    try:
+        info = loss_info(parts[0])
+    except LossInputError as err:
+        raise UsageError(str(err)) from None
+    allowed = info.hyperparameters
+    options: dict[str, Any] = {}
+    for part in parts[1:]:
+        key, eq, value = part.partition("=")
+        key = key.strip()
+        if not eq or not key:
+            raise UsageError(f"loss option {part!r} in {text!r} is not KEY=VALUE; write e.g. huber:delta=2.")
+        if key not in allowed:
+            accepts = ", ".join(f"{k} (default {v!r})" for k, v in allowed.items()) or "no options"
+            raise UsageError(f"loss {info.name!r} has no option {key!r}; it accepts {accepts}.")
+        options[key] = _parse_value(value.strip())
+    spec = LossSpec(info.name, tuple(sorted(options.items())))
+    try:
+        _probe(spec)
+    except (LossInputError, TypeError, ValueError) as err:
+        raise UsageError(f"loss {spec.label!r}: {err}".splitlines()[0]) from None
+    return spec
+
+
+def parse_loss_specs(text: str) -> tuple[LossSpec, ...]:
+    """Parse ``--losses a,b:k=v``; refuse empty entries and duplicates."""
+    parts = [t.strip() for t in text.split(",")]
+    if not all(parts):
+        raise UsageError(f"--losses {text!r} has an empty entry; write e.g. --losses mse,mae,huber.")
+    specs = tuple(parse_loss_spec(p) for p in parts)
+    labels = [s.label for s in specs]
+    dupes = sorted({lab for lab in labels if labels.count(lab) > 1})
+    if dupes:
+        raise UsageError(f"loss {dupes[0]!r} is listed twice in --losses; list each loss once.")
+    return specs
+
+
+def check_loss_tasks(specs: tuple[LossSpec, ...], task: str, data_name: str) -> None:
+    """Every loss must be of the data's task."""
+    for spec in specs:
+        if spec.task != task:
+            valid = ", ".join(available_losses(task))
+            raise UsageError(
+                f"loss {spec.label!r} is a {spec.task} loss, but {data_name} is a {task} task; "
+                f"{task} losses: {valid}."
+            )
+
+
+# ------------------------------------------------------------------ levels
+
+
+def parse_levels(text: str) -> tuple[float, ...]:
+    """Parse ``--corruption 0,0.1,0.2``: each level in [0, 1), sorted, duplicates refused."""
+    levels = []
+    for part in text.split(","):
+        try:
+            value = float(part)
+        except ValueError:
+            raise UsageError(
+                f"--corruption {text!r}: {part.strip()!r} is not a number; write e.g. 0,0.1,0.2."
+            ) from None
+        if not math.isfinite(value) or not 0.0 <= value < 1.0:
+            raise UsageError(
+                f"--corruption level {part.strip()} is outside [0, 1); levels are fractions, e.g. 0,0.1,0.2."
+            )
+        levels.append(value)
+    if len(set(levels)) != len(levels):
+        raise UsageError(f"--corruption {text!r} lists a level twice.")
+    return tuple(sorted(levels))
+
+
+# ------------------------------------------------------------------ the job
+
+
+@dataclass(frozen=True)
+class DataSource:
+    """Where the data comes from: a bundled dataset name, or a CSV/Parquet file and its target column."""
+
+    dataset: str | None = None
+    path: str | None = None
+    format: str | None = None  # "csv" | "parquet"
+    target: str | None = None
+    task: str | None = None
+    dropna: bool = False
+    test_size: float = 0.25
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    kind: str = "mlp"  # "linear" | "mlp"
+    hidden: tuple[int, ...] = (64,)
+
+    def layer_sizes(self, n_in: int, n_out: int) -> list[int]:
+        hidden = self.hidden if self.kind == "mlp" else ()
+        return [n_in, *hidden, n_out]
+
+
+@dataclass(frozen=True)
+class TrainSpec:
+    optimizer: str = "adam"  # "adam" | "sgd"
+    lr: float = 1e-3
+    batch_size: int = 32
+    epochs: int = 50
+
+
+@dataclass(frozen=True)
+class CompareConfig:
+    """Everything that determines the numbers of a compare job (and so its fingerprint)."""
+
+    source: DataSource
+    losses: tuple[LossSpec, ...]
+    levels: tuple[float, ...]
+    noise_kind: str
+    seeds: int
+    model: ModelSpec = field(default_factory=ModelSpec)
+    train: TrainSpec = field(default_factory=TrainSpec)
+
+    def as_dict(self, data_digest: str, task: str) -> dict[str, Any]:
+        """A JSON-able description including the data's content digest and the resolved task."""
+        d = asdict(self)
+        d["losses"] = [s.label for s in self.losses]
+        d["source"]["task"] = task
+        d["data_digest"] = data_digest
+        d["format_version"] = FORMAT_VERSION
+        return d
+
+
+def fingerprint(description: dict[str, Any]) -> str:
+    """A short stable hash of a configuration description."""
+    blob = json.dumps(description, sort_keys=True, default=str).encode()
+    return hashlib.sha256(blob).hexdigest()[:16]
