@@ -54,7 +54,8 @@ def curves(spec: LossSpec, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor,
         else:
             values = module(x, torch.zeros_like(x), reduction="none")
     (d1,) = torch.autograd.grad(values.sum(), x, create_graph=True)
-    (d2,) = torch.autograd.grad(d1.sum(), x, allow_unused=True)
+    # a piecewise-constant first derivative (quantile) has no graph at all: its d2 is 0
+    (d2,) = torch.autograd.grad(d1.sum(), x, allow_unused=True) if d1.requires_grad else (None,)
     # d2 is None when d1 does not depend on x; autograd may also return a lazy "zero tensor":
     # adding to real zeros makes both an ordinary tensor
     zeros = torch.zeros_like(x).detach()
