@@ -194,9 +194,36 @@ def test_plot_writes_an_image_for_any_registered_loss(tmp_path: Path, capsys: py
     assert f"wrote {target}" in capsys.readouterr().out
 
 
+def test_plot_overlay_writes_an_image_for_mixed_tasks(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    target = tmp_path / "overlay.png"
+    names = ",".join(available_losses("regression") + available_losses("classification"))
+    assert main(["plot", "--layout", "overlay", "--losses", f"{names},huber:delta=2,gce:q=0.3",
+                 "--out", str(target)]) == 0
+    assert target.read_bytes()[:4] == b"\x89PNG"
+    assert f"wrote {target}" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("suffix", [".svg", ".pdf"])
+def test_plot_writes_the_other_image_types(suffix: str, tmp_path: Path) -> None:
+    target = tmp_path / f"losses{suffix}"
+    assert main(["plot", "--losses", "huber", "--out", str(target)]) == 0
+    assert target.stat().st_size > 0
+
+
+def test_plot_help_documents_the_layouts(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["plot", "--help"])
+    out = capsys.readouterr().out
+    assert "--layout {grid,overlay}" in out and "shared axes" in out
+
+
 @pytest.mark.parametrize(("extra", "expected"), [
     (["--losses", "mse,nope"], "unknown loss 'nope'"),
     (["--losses", "mse", "--bogus"], "unrecognized arguments: --bogus"),
+    (["--losses", "mse,cross_entropy", "--layout", "stack"], "invalid choice: 'stack'"),
+    (["--losses", "mse,bce", "--layout", "overlay"], "bce is not one"),
+    (["--losses", "huber:delta=-1", "--layout", "overlay"], "loss 'huber:delta=-1'"),
+    (["--losses", "tukey:scale=2", "--layout", "overlay"], "has no option 'scale'"),
 ])
 def test_plot_bad_input(extra: list[str], expected: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     target = tmp_path / "x.png"

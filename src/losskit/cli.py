@@ -121,15 +121,34 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser(
         "plot",
-        help="draw each loss with its first and second derivative",
-        description=(
-            "Draw each loss with its first and second derivative (by autograd): regression losses against the "
-            "residual, classification losses against the predicted probability of the true class. Jumps in a "
-            "derivative (MAE's kink at 0, Huber's second derivative at ±delta) are marked in red."
+        help="draw the losses with their derivatives, one grid row per loss or all on shared axes",
+        description=textwrap.fill(
+            "Draw losses with their derivatives (by autograd, float64): regression losses against the residual "
+            "r, classification losses against the predicted probability p_y of the true class (10 classes, the "
+            "rest shared evenly). Multilabel losses are not drawn.", 78
+        ) + "\n\n" + textwrap.fill(
+            "--layout grid (default): one row per loss with ℓ, ℓ′ and ℓ″; jumps in a derivative (MAE's kink at "
+            "0, Huber's second derivative at ±delta) are marked in red.", 78
+        ) + "\n\n" + textwrap.fill(
+            "--layout overlay: every loss on shared axes, one row per task: ℓ(r) and its influence dℓ/dr, or ℓ "
+            "against p_y and the gradient on the label's logit ∂ℓ/∂z_y = p_y(1 − p_y)·dℓ/dp_y. Each y-view ends at "
+            "twice the median of the curves' extremes, so MSE does not flatten the rest; a panel names the "
+            "curves that leave its view.", 78
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=(
+            "examples:\n"
+            "  losskit plot --losses mse,mae,huber,log_cosh --out losses.png\n"
+            "  losskit plot --layout overlay --losses mse,huber:delta=2,cauchy,tukey,cross_entropy,gce "
+            "--out robust.png"
         ),
     )
-    p.add_argument("--losses", required=True, metavar="A,B,...", help="registry names, e.g. mse,mae,huber,log_cosh")
+    p.add_argument("--losses", required=True, metavar="A,B,...",
+                   help="registry names with options as name:key=value, e.g. mse,mae,huber:delta=2,log_cosh")
     p.add_argument("--out", required=True, metavar="FILE", help="the image to write (.png, .pdf or .svg)")
+    p.add_argument("--layout", choices=("grid", "overlay"), default="grid",
+                   help="grid: a row per loss with ℓ, ℓ′, ℓ″ (default); overlay: all losses on shared axes, "
+                        "a row per task with ℓ and its derivative")
     p.set_defaults(handler=_plot)
 
     lst = sub.add_parser("list", help="list the registered losses", description="List the registered losses.")
@@ -276,9 +295,9 @@ def _plot(args: argparse.Namespace) -> int:
     other = [s.label for s in specs if s.task not in ("regression", "classification")]
     if other:
         raise _Usage(f"plot draws regression and classification losses; {', '.join(other)} is not one")
-    from .experiments.plots import loss_curves
+    from .experiments.plots import loss_curves, loss_overlay
 
-    loss_curves(specs, out)
+    (loss_overlay if args.layout == "overlay" else loss_curves)(specs, out)
     print(f"wrote {out}")
     return 0
 

@@ -1,4 +1,4 @@
-"""PNG figures: learning curves, final metric against corruption, and each loss with its derivatives.
+"""PNG figures: learning curves, final metric against corruption, and the losses with their derivatives.
 
 Figures are drawn with matplotlib's non-interactive Agg backend and saved
 atomically (a temporary file moved into place).
@@ -15,15 +15,17 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
+from ..registry import loss_info
 from .analysis import Curve, interval
 from .config import LossSpec
-from .smoothness import continuity, curves
+from .smoothness import PLOT_CLASSES, continuity, curves
 from .store import atomic_write
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-__all__ = ["learning_curves", "loss_curves", "metric_vs_corruption"]
+__all__ = ["clipped_view", "label_logit_gradient", "learning_curves", "loss_curves", "loss_overlay",
+           "metric_vs_corruption"]
 
 _STYLES = ("-", "--", "-.", ":")
 _LABELS = {
@@ -45,9 +47,21 @@ def _figure(rows: int, cols: int, width: float, height: float) -> tuple[Figure, 
     return fig, axes
 
 
+# no tool version or date in the file, so the same figure gives the same bytes; each writer has its own keys
+_NO_STAMP = {
+    "png": {"Software": None},
+    "svg": {"Creator": None, "Date": None},
+    "pdf": {"Creator": None, "Producer": None, "CreationDate": None},
+}
+
+
 def _save(fig: Figure, path: Path) -> Path:
     buf = io.BytesIO()
-    fig.savefig(buf, format=path.suffix.lstrip(".") or "png", dpi=110, metadata={"Software": None})
+    fmt = path.suffix.lstrip(".").lower() or "png"
+    import matplotlib
+
+    with matplotlib.rc_context({"svg.hashsalt": "losskit"}):  # fixed SVG element ids
+        fig.savefig(buf, format=fmt, dpi=110, metadata=_NO_STAMP.get(fmt))
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write(path, buf.getvalue())
     return path
@@ -112,6 +126,17 @@ def metric_vs_corruption(
     return _save(fig, path)
 
 
+def _residual_half_width(specs: Sequence[LossSpec], floor: float) -> float:
+    """Half the residual range to draw: ``floor``, or 1.5 x the largest numeric option (a scale such as delta).
+
+    Defaults count too, so Tukey's c = 4.685 shows where it starts rejecting residuals.
+    """
+    options = [{**loss_info(spec.name).hyperparameters, **dict(spec.options)} for spec in specs]
+    numbers = [abs(float(v)) for opts in options for v in opts.values()
+               if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)]
+    return max([floor] + [1.5 * v for v in numbers])
+
+
 def loss_curves(specs: Sequence[LossSpec], path: Path) -> Path:
     """Each loss with its first and second derivative (autograd), one row per loss.
 
@@ -123,9 +148,8 @@ def loss_curves(specs: Sequence[LossSpec], path: Path) -> Path:
     for row, spec in zip(axes, specs, strict=True):
         regression = spec.task == "regression"
         if regression:
-            lo, hi = -3.0, 3.0
-            hyper = [abs(float(v)) for _, v in spec.options if isinstance(v, (int, float)) and not isinstance(v, bool)]
-            lo, hi = -max([3.0] + [1.5 * v for v in hyper]), max([3.0] + [1.5 * v for v in hyper])
+            hi = _residual_half_width([spec], 3.0)
+            lo = -hi
             x = torch.linspace(lo, hi, 1201, dtype=torch.float64)
             xlabel = "residual r = ŷ − y"
         else:
@@ -170,4 +194,98 @@ def loss_curves(specs: Sequence[LossSpec], path: Path) -> Path:
             ax.set_xlabel(xlabel, fontsize=8)
             if not regression and order > 0 and spread > 1e-9:
                 ax.set_yscale("symlog", linthresh=1.0)
+    return _save(fig, path)
+
+
+# ------------------------------------------------------------------ all losses on shared axes
+
+CLIP_FACTOR = 2.0
+_OVERLAY_TITLES = {
+    "regression": ("loss ℓ(r)", "influence ℓ′(r) = dℓ/dr"),
+    "classification": ("loss ℓ against p_y", "gradient on the label's logit ∂ℓ/∂z_y"),
+}
+_OVERLAY_XLABELS = {
+    "regression": "residual r = ŷ − y",
+    "classification": f"p_y, probability of the label ({PLOT_CLASSES} classes, the rest shared evenly)",
+}
+
+
+def label_logit_gradient(d_dp: torch.Tensor, p_y: torch.Tensor) -> torch.Tensor:
+    """The gradient on the label's logit z_y (the other logits fixed) from dℓ/dp_y, by the chain rule.
+
+    With the other logits fixed, moving z_y keeps the other classes' probabilities
+    equal to one another (as :func:`~losskit.experiments.smoothness.curves` assumes), and
+    :math:`\\partial p_y/\\partial z_y = p_y(1 - p_y)`, so
+    :math:`\\partial\\ell/\\partial z_y = p_y(1 - p_y)\\,d\\ell/dp_y`.
+    """
+    return d_dp * p_y * (1.0 - p_y)
+
+
+def _edge(extremes: np.ndarray, factor: float) -> float:
+    """The top of the view over curves whose highest values are ``extremes``: at most ``factor`` x their median."""
+    typical = float(np.median(extremes))
+    overall = float(extremes.max())
+    return min(overall, factor * typical) if typical > 0 else overall
+
+
+def clipped_view(ys: Sequence[np.ndarray], factor: float = CLIP_FACTOR) -> tuple[float, float, list[int]]:
+    """A y-range for several curves on one axes, and the indices of the curves that leave it.
+
+    Each side of the view reaches the farthest curve, but no farther than ``factor``
+    times the median (over the curves) of each curve's extreme on that side, so one
+    fast-growing loss (MSE's r²) does not flatten the rest. A 5% margin is added.
+    """
+    finite = [y[np.isfinite(y)] for y in ys]
+    tops = np.array([y.max() for y in finite])
+    bottoms = np.array([y.min() for y in finite])
+    top, bottom = _edge(tops, factor), -_edge(-bottoms, factor)
+    slack = 1e-9 * max(1.0, abs(top), abs(bottom))
+    clipped = [k for k in range(len(ys)) if tops[k] > top + slack or bottoms[k] < bottom - slack]
+    pad = 0.05 * (top - bottom) if top - bottom > slack else 1.0
+    return bottom - pad, top + pad, clipped
+
+
+def loss_overlay(specs: Sequence[LossSpec], path: Path) -> Path:
+    """Every loss on shared axes: one row per task present, columns ℓ and its derivative (autograd, float64).
+
+    Regression losses against the residual r, with their influence dℓ/dr;
+    classification losses against the probability p_y of the label, with the
+    gradient on the label's logit (:func:`label_logit_gradient`). Each y-view is
+    clipped by :func:`clipped_view`; a panel whose view cuts curves names them.
+    """
+    tasks = [t for t in _OVERLAY_TITLES if any(s.task == t for s in specs)]
+    fig, axes = _figure(len(tasks), 2, 5.0, 3.7)
+    any_clipped = False
+    for row, task in zip(axes, tasks, strict=True):
+        group = [s for s in specs if s.task == task]
+        if task == "regression":
+            half = _residual_half_width(group, 6.0)
+            x = torch.linspace(-half, half, 1201, dtype=torch.float64)
+        else:
+            x = torch.linspace(2e-3, 1.0 - 2e-3, 999, dtype=torch.float64)
+        columns: tuple[list[np.ndarray], list[np.ndarray]] = ([], [])
+        for spec in group:
+            value, d1, _ = curves(spec, x)
+            if task == "classification":
+                d1 = label_logit_gradient(d1, x)
+            columns[0].append(value.numpy())
+            columns[1].append(d1.numpy())
+        for ax, ys, title in zip(row, columns, _OVERLAY_TITLES[task], strict=True):
+            lo, hi, clipped = clipped_view(ys)
+            for k, (spec, y) in enumerate(zip(group, ys, strict=True)):
+                ax.plot(x.numpy(), y, lw=1.5, ls=_STYLES[k % len(_STYLES)], label=spec.label)
+            ax.set_ylim(lo, hi)
+            ax.axhline(0.0, color="black", lw=0.6)
+            if clipped:
+                any_clipped = True
+                names = ", ".join(group[k].label for k in clipped)
+                title += f"\n(view clipped; {names} leave{'s' if len(clipped) == 1 else ''} it)"
+            ax.set_title(title, fontsize=10)
+            ax.set_xlabel(_OVERLAY_XLABELS[task], fontsize=9)
+            ax.grid(alpha=0.3)
+        row[0].legend(fontsize=8, ncols=2)
+    suptitle = "Losses on shared axes (derivatives by autograd, float64)"
+    if any_clipped:
+        suptitle += f"\ny-views clipped at {CLIP_FACTOR:g}× the median of the curves' extremes"
+    fig.suptitle(suptitle, fontsize=11)
     return _save(fig, path)
