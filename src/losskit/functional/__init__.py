@@ -6,6 +6,7 @@ rule and :mod:`losskit._validate` for the checks.
 """
 
 from .classification import cross_entropy, kl_div, softmax_mae_loss
+from .fused import linear_cross_entropy
 from .regression import huber_loss, l1_loss, log_cosh, log_cosh_loss, mae_loss, mse_loss
 
 __all__ = [
@@ -13,6 +14,7 @@ __all__ = [
     "huber_loss",
     "kl_div",
     "l1_loss",
+    "linear_cross_entropy",
     "log_cosh",
     "log_cosh_loss",
     "mae_loss",
