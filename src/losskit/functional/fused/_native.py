@@ -35,8 +35,10 @@ __all__ = ["KernelInfo", "cache_dir", "empty_hugepage", "kernel_info", "library"
 
 SOURCE = Path(__file__).with_name("elementwise.c")
 ABI_VERSION = 1
-# tried in order; the first that builds wins (no OpenMP or no -march=native on some compilers)
+# tried in order; the first that builds wins (x86 only knows -mprefer-vector-width; some compilers
+# lack OpenMP or -march=native). 512-bit vectors made log-cosh 1.4x faster on an AVX-512 CPU.
 FLAG_SETS: tuple[tuple[str, ...], ...] = (
+    ("-O3", "-march=native", "-mprefer-vector-width=512", "-fopenmp"),
     ("-O3", "-march=native", "-fopenmp"),
     ("-O3", "-fopenmp"),
     ("-O3", "-march=native"),
