@@ -222,3 +222,33 @@ def test_float32_log_cosh_kernel_against_mpmath(r):
         out.backward()
         assert out.item() == pytest.approx(exact_v, rel=4e-7, abs=1e-45)
         assert x.grad.item() == pytest.approx(exact_g, rel=4e-7, abs=1e-45)
+
+
+def test_sum_is_deterministic_across_thread_counts():
+    x, y = _inputs(torch.float32, n=200_003)
+    values = []
+    threads = torch.get_num_threads()
+    try:
+        for n in (1, 2, 3):
+            torch.set_num_threads(n)
+            values.append(_run(LF.log_cosh_loss, {}, x, y, "always")[0].item())
+    finally:
+        torch.set_num_threads(threads)
+    assert values[0] == values[1] == values[2]
+
+
+def test_torch_compile_traces_the_plain_path():
+    # inside torch.compile the fused path steps aside (inductor fuses the plain one itself);
+    # fullgraph=True proves nothing of it breaks the graph. The "eager" backend keeps this fast.
+    x, y = _inputs(torch.float32)
+    compiled = torch.compile(lambda a, b: LF.huber_loss(a, b) + LF.log_cosh_loss(a, b), backend="eager",
+                             fullgraph=True)
+    a = x.clone().requires_grad_()
+    out = compiled(a, y)
+    out.backward()
+    b = x.clone().requires_grad_()
+    with fused_elementwise("always"):
+        ref = LF.huber_loss(b, y) + LF.log_cosh_loss(b, y)
+    ref.backward()
+    torch.testing.assert_close(out, ref, rtol=2e-6, atol=0)
+    torch.testing.assert_close(a.grad, b.grad, rtol=2e-6, atol=1e-30)

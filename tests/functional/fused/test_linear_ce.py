@@ -104,10 +104,11 @@ def test_equals_eager_float32(reduction):
     assert_match(res, 1e-5)
 
 
-def test_bfloat16_accumulates_in_float32():
-    hidden, weight, b, target = make((40,), dtype=torch.bfloat16, vocab=300, width=16)
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
+def test_half_precision_accumulates_in_float32(dtype):
+    hidden, weight, b, target = make((40,), dtype=dtype, vocab=300, width=16)
     (v, g), _ = both(hidden, weight, b, target, grad_of=("hidden", "weight"), chunk_size=7)
-    assert v.dtype == torch.float32 and g["hidden"].dtype == torch.bfloat16 and g["weight"].dtype == torch.bfloat16
+    assert v.dtype == torch.float32 and g["hidden"].dtype == dtype and g["weight"].dtype == dtype
     # reference: the same (bf16-valued) inputs, everything in float32
     _, (v_ref, g_ref) = both(hidden.float(), weight.float(), b.float(), target, grad_of=("hidden", "weight"))
     torch.testing.assert_close(v, v_ref, rtol=1e-5, atol=1e-5)
@@ -272,3 +273,16 @@ def test_validation_errors():
         LF.linear_cross_entropy(hidden, inf_weight, target)
     # validate=False skips the value checks
     assert torch.isnan(LF.linear_cross_entropy(nan_hidden, weight, target, validate=False))
+
+
+def test_under_torch_compile_runs_eagerly():
+    hidden, weight, b, target = make((2, 3))
+    h = hidden.clone().requires_grad_()
+    compiled = torch.compile(lambda h: 2 * LF.linear_cross_entropy(h, weight, target, bias=b), backend="eager")
+    out = compiled(h)
+    out.backward()
+    ref_h = hidden.clone().requires_grad_()
+    ref = 2 * eager(ref_h, weight, target, b)
+    ref.backward()
+    torch.testing.assert_close(out, ref, rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(h.grad, ref_h.grad, rtol=1e-10, atol=1e-12)

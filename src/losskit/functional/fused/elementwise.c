@@ -11,6 +11,7 @@
  */
 #include <math.h>
 #include <stdint.h>
+#include <stdlib.h>
 
 enum { LK_MSE = 0, LK_L1 = 1, LK_HUBER = 2, LK_LOG_COSH = 3 };
 
@@ -163,6 +164,9 @@ LK_BLOCK_FN(lk_block_l1_d, double, lk_l1_d)
 LK_BLOCK_FN(lk_block_huber_d, double, lk_huber_d)
 LK_BLOCK_FN(lk_block_log_cosh_d, double, lk_log_cosh_op_d)
 
+/* Blocks are handed out dynamically (a thread that other processes preempt does not hold up the
+ * rest), and each block's sum lands in its own slot, added up in order afterwards: the result is
+ * the same bits whatever the number of threads or the schedule. */
 #define LK_ENTRY(NAME, T, SUF)                                                                              \
     double NAME(int kind, const T *x, const T *y, T *g, int64_t n, double scale, double delta, int nthreads) \
     {                                                                                                       \
@@ -175,13 +179,27 @@ LK_BLOCK_FN(lk_block_log_cosh_d, double, lk_log_cosh_op_d)
         default: return NAN;                                                                                \
         }                                                                                                   \
         int64_t nblocks = (n + LK_BLOCK - 1) / LK_BLOCK;                                                    \
-        double total = 0.0;                                                                                 \
+        double stack_sums[64];                                                                              \
+        double *sums = nblocks <= 64 ? stack_sums : (double *)malloc((size_t)nblocks * sizeof(double));    \
+        if (sums == NULL) { /* no memory for the slots: one thread, in order */                          \
+            double serial = 0.0;                                                                            \
+            for (int64_t b = 0; b < nblocks; ++b) {                                                         \
+                int64_t lo = b * LK_BLOCK, len = n - lo < LK_BLOCK ? n - lo : LK_BLOCK;                     \
+                serial += fn(x + lo, y + lo, g + lo, len, (T)scale, (T)delta);                              \
+            }                                                                                               \
+            return serial;                                                                                  \
+        }                                                                                                   \
         (void)nthreads;                                                                                     \
-        _Pragma("omp parallel for num_threads(nthreads) reduction(+ : total) schedule(static) if (nblocks > 4)") \
+        _Pragma("omp parallel for num_threads(nthreads) schedule(dynamic, 4) if (nblocks > 4)")            \
         for (int64_t b = 0; b < nblocks; ++b) {                                                             \
             int64_t lo = b * LK_BLOCK, len = n - lo < LK_BLOCK ? n - lo : LK_BLOCK;                         \
-            total += fn(x + lo, y + lo, g + lo, len, (T)scale, (T)delta);                                   \
+            sums[b] = fn(x + lo, y + lo, g + lo, len, (T)scale, (T)delta);                                  \
         }                                                                                                   \
+        double total = 0.0;                                                                                 \
+        for (int64_t b = 0; b < nblocks; ++b)                                                               \
+            total += sums[b];                                                                               \
+        if (sums != stack_sums)                                                                             \
+            free(sums);                                                                                     \
         return total;                                                                                       \
     }
 

@@ -176,7 +176,6 @@ def _eligible(input: object, target: object) -> bool:
         and target.is_contiguous()
         and not input.is_neg()
         and not target.is_neg()
-        and not _compiling()
         and not _functorch_active()
     )
 
@@ -193,7 +192,9 @@ def fused_elementwise_loss(
     validate: bool | None,
 ) -> torch.Tensor | None:
     """The fused loss ``op = (name, delta)``, or None where the plain path must run."""
-    if _mode == "never" or reduction not in ("mean", "sum") or weight is not None or sample_weight is not None:
+    if _mode == "never" or _compiling():  # first: nothing below may be traced by dynamo
+        return None
+    if reduction not in ("mean", "sum") or weight is not None or sample_weight is not None:
         return None
     if not _eligible(input, target):
         return None
