@@ -10,6 +10,8 @@ else ``resource.getrusage`` minus the RSS before it.
 
 from __future__ import annotations
 
+import ctypes
+import gc
 import json
 import os
 import resource
@@ -37,6 +39,16 @@ def _status_kib(field: str) -> int | None:
     return None
 
 
+def release_free_memory() -> None:
+    """Collect garbage and hand freed heap memory back to the OS (glibc ``malloc_trim``), so that
+    memory freed by a warm-up call does not hide in the baseline RSS and flatter the peak."""
+    gc.collect()
+    try:
+        ctypes.CDLL(None).malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+
+
 class PeakMemory:
     """Peak RSS growth of this process from :meth:`start` on, in bytes."""
 
@@ -49,6 +61,7 @@ class PeakMemory:
         return (kib or 0) * 1024
 
     def start(self) -> None:
+        release_free_memory()
         try:  # "5" resets the peak RSS (VmHWM) to the current RSS
             with open("/proc/self/clear_refs", "w", encoding="ascii") as f:
                 f.write("5")

@@ -8,12 +8,14 @@ For each (T, H, V), float32, forward + backward of the mean loss with hidden
 * ``eager``: ``F.cross_entropy(F.linear(hidden, weight), target)``;
 * ``compile``: ``torch.compile`` of that same eager function.
 
-Each variant runs in its own process. Peak memory is the peak RSS growth
+Each variant runs in its own process, and the variants take turns over two
+rounds (so that noise from other processes hits them alike). Peak memory is the peak RSS growth
 during the timed steps, beyond the inputs; "beyond grads" also subtracts the
 gradient buffers every variant must return, (T + V) * H floats. GFLOP/s
 counts the 6 T H V flops of the three matrix products. Time is the minimum
-over the timed repetitions (after one warm-up call, which for ``compile``
-includes compilation, reported as "first call").
+over the rounds of one timed call each (after one warm-up call, which for
+``compile`` includes compilation, reported as "first call"); peak memory is
+the largest over the rounds.
 
 Targets (issue 5): losskit's memory beyond the gradient buffers at most 1/20
 of eager's, and its time at most eager's.
@@ -23,7 +25,6 @@ of eager's, and its time at most eager's.
 
 from __future__ import annotations
 
-import gc
 import sys
 import time
 
@@ -75,7 +76,6 @@ def worker(variant: str, t: int, h: int, v: int, reps: int) -> None:
     step()
     first = time.perf_counter() - start
     clear()
-    gc.collect()
     mem = PeakMemory()
     mem.start()
     times = time_runs(step, reps, before=clear)
@@ -91,16 +91,29 @@ def main(argv: list[str]) -> int:
         return 0
     quick = quick_mode(argv)
     shapes = SHAPES[:1] if quick else SHAPES
-    reps = 1 if quick else 2
+    rounds, reps = (1, 1) if quick else (2, 1)
     import torch
 
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, float32, forward + backward, "
-          f"1 warm-up + {reps} timed rep(s), one process per variant{' (quick mode)' if quick else ''}")
+          f"{rounds} interleaved round(s) of 1 warm-up + {reps} timed call(s), one process per variant"
+          f"{' (quick mode)' if quick else ''}")
+    results: dict[tuple, dict] = {}
+    for _ in range(rounds):
+        for shape in shapes:
+            for name in VARIANTS:
+                r = run_worker(__file__, [name, *map(str, shape), str(reps)])
+                old = results.get((shape, name))
+                if old is None or "error" in old:
+                    results[(shape, name)] = r
+                elif "error" not in r:
+                    old["peak"] = max(old["peak"], r["peak"])
+                    old["first"] = max(old["first"], r["first"])
+                    old["time"] = min(old["time"], r["time"])
     status = 0
     for t, h, v in shapes:
         grads = (t + v) * h * 4
         flops = 6.0 * t * h * v
-        res = {name: run_worker(__file__, [name, str(t), str(h), str(v), str(reps)]) for name in VARIANTS}
+        res = {name: results[((t, h, v), name)] for name in VARIANTS}
         print(f"\n(T, H, V) = ({t}, {h}, {v}): logits {t * v * 4 / MIB:.0f} MiB, "
               f"gradient buffers {grads / MIB:.0f} MiB, {flops / 1e9:.0f} GFLOP")
         eager = res["eager"]

@@ -117,10 +117,12 @@ def test_half_precision_accumulates_in_float32(dtype):
 
 
 @pytest.mark.parametrize("reduction", ["mean", "sum"])
-def test_all_ignored_is_zero_with_zero_grads(reduction):
+@pytest.mark.parametrize("weighted", [False, True])
+def test_all_ignored_is_zero_with_zero_grads(reduction, weighted):
     hidden, weight, b, target = make((6,))
     target[:] = -100
-    (v, g), (v_ref, _) = both(hidden, weight, b, target, reduction=reduction)
+    sw = torch.rand(6, dtype=torch.float64) if weighted else None
+    (v, g), (v_ref, _) = both(hidden, weight, b, target, reduction=reduction, sample_weight=sw)
     assert v.item() == 0.0 and v_ref.item() == 0.0
     assert all(t is not None and not t.any() for t in g.values())
 
