@@ -13,7 +13,7 @@ rounds (so that noise from other processes hits them alike). Peak memory is the 
 during the timed steps, beyond the inputs; "beyond grads" also subtracts the
 gradient buffers every variant must return, (T + V) * H floats. GFLOP/s
 counts the 6 T H V flops of the three matrix products. Time is the minimum
-over the rounds of one timed call each (after one warm-up call, which for
+over the rounds of two timed calls each (after one warm-up call, which for
 ``compile`` includes compilation, reported as "first call"); peak memory is
 the largest over the rounds.
 
@@ -91,11 +91,11 @@ def main(argv: list[str]) -> int:
         return 0
     quick = quick_mode(argv)
     shapes = SHAPES[:1] if quick else SHAPES
-    rounds, reps = (1, 1) if quick else (2, 1)
+    rounds, reps = (1, 1) if quick else (2, 2)
     import torch
 
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, float32, forward + backward, "
-          f"{rounds} interleaved round(s) of 1 warm-up + {reps} timed call(s), one process per variant"
+          f"{rounds} interleaved round(s) of 1 warm-up + {reps} timed call(s), one process per variant and round"
           f"{' (quick mode)' if quick else ''}")
     results: dict[tuple, dict] = {}
     for _ in range(rounds):
