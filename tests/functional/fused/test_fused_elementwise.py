@@ -252,3 +252,13 @@ def test_torch_compile_traces_the_plain_path():
     ref.backward()
     torch.testing.assert_close(out, ref, rtol=2e-6, atol=0)
     torch.testing.assert_close(a.grad, b.grad, rtol=2e-6, atol=1e-30)
+
+
+def test_gradient_buffer_is_fully_written(monkeypatch):
+    monkeypatch.setattr(_native, "empty_hugepage", lambda shape, dtype: torch.full(shape, math.nan, dtype=dtype))
+    x, y = _inputs(torch.float64, n=100_003)
+    v_ref, g_ref, _ = _run(LF.huber_loss, {}, x, y, "never")
+    v, g, fused = _run(LF.huber_loss, {}, x, y, "always")
+    assert fused and not g.isnan().any()
+    torch.testing.assert_close(v, v_ref, rtol=1e-12, atol=0)
+    torch.testing.assert_close(g, g_ref, rtol=1e-12, atol=0)

@@ -288,3 +288,10 @@ def test_under_torch_compile_runs_eagerly():
     ref.backward()
     torch.testing.assert_close(out, ref, rtol=1e-12, atol=1e-12)
     torch.testing.assert_close(h.grad, ref_h.grad, rtol=1e-10, atol=1e-12)
+
+
+def test_uninitialised_buffers_are_never_read(monkeypatch):
+    # every buffer from empty_hugepage must be fully written before it is read: fill them with NaN
+    monkeypatch.setattr(lce_module, "empty_hugepage", lambda shape, dtype: torch.full(shape, float("nan"), dtype=dtype))
+    hidden, weight, b, target = make((2, 6))
+    assert_match(both(hidden, weight, b, target, label_smoothing=0.1, chunk_size=5), 1e-10)
