@@ -16,6 +16,9 @@
 enum { LK_MSE = 0, LK_L1 = 1, LK_HUBER = 2, LK_LOG_COSH = 3 };
 
 #define LK_BLOCK 8192
+/* blocks per scheduling chunk: 2 MiB of float32 gradient, so that concurrent threads fault in
+   different (huge) pages of a fresh buffer instead of queueing on the same one */
+#define LK_CHUNK 64
 
 /* ---------------------------------------------------------------- float32 log-cosh
  * |r| < 1: log cosh a = a^2 P(a^2), tanh a = a Q(a^2) (Chebyshev fits on [0, 1],
@@ -164,8 +167,8 @@ LK_BLOCK_FN(lk_block_l1_d, double, lk_l1_d)
 LK_BLOCK_FN(lk_block_huber_d, double, lk_huber_d)
 LK_BLOCK_FN(lk_block_log_cosh_d, double, lk_log_cosh_op_d)
 
-/* Blocks are handed out dynamically (a thread that other processes preempt does not hold up the
- * rest), and each block's sum lands in its own slot, added up in order afterwards: the result is
+/* Chunks of blocks are handed out dynamically (a thread that other processes preempt does not
+ * hold up the rest), and each block's sum lands in its own slot, added up in order afterwards: the result is
  * the same bits whatever the number of threads or the schedule. */
 #define LK_ENTRY(NAME, T, SUF)                                                                              \
     double NAME(int kind, const T *x, const T *y, T *g, int64_t n, double scale, double delta, int nthreads) \
@@ -190,7 +193,7 @@ LK_BLOCK_FN(lk_block_log_cosh_d, double, lk_log_cosh_op_d)
             return serial;                                                                                  \
         }                                                                                                   \
         (void)nthreads;                                                                                     \
-        _Pragma("omp parallel for num_threads(nthreads) schedule(dynamic, 4) if (nblocks > 4)")            \
+        _Pragma("omp parallel for num_threads(nthreads) schedule(dynamic, LK_CHUNK) if (nblocks > 4)")            \
         for (int64_t b = 0; b < nblocks; ++b) {                                                             \
             int64_t lo = b * LK_BLOCK, len = n - lo < LK_BLOCK ? n - lo : LK_BLOCK;                         \
             sums[b] = fn(x + lo, y + lo, g + lo, len, (T)scale, (T)delta);                                  \
