@@ -186,15 +186,22 @@ def test_ineligible_calls_use_plain_path(case):
 
 
 def test_mode_switch():
-    assert elementwise.fused_elementwise_mode() == "auto"
-    with fused_elementwise("never"):
-        assert elementwise.fused_elementwise_mode() == "never"
-    assert elementwise.fused_elementwise_mode() == "auto"
-    with pytest.raises(LossInputError, match="mode"):
-        set_fused_elementwise("sometimes")
-    x, y = _inputs(torch.float32)
-    out = LF.mse_loss(x.requires_grad_(), y)  # auto: fused where the kernel exists
-    assert "Fused" in type(out.grad_fn).__name__
+    with fused_elementwise("auto"):  # whatever LOSSKIT_FUSED says
+        assert elementwise.fused_elementwise_mode() == "auto"
+        with fused_elementwise("never"):
+            assert elementwise.fused_elementwise_mode() == "never"
+        assert elementwise.fused_elementwise_mode() == "auto"
+        with pytest.raises(LossInputError, match="mode"):
+            set_fused_elementwise("sometimes")
+        x, y = _inputs(torch.float32)
+        out = LF.mse_loss(x.requires_grad_(), y)  # auto: fused where the kernel exists
+        assert "Fused" in type(out.grad_fn).__name__
+
+
+def test_environment_sets_the_initial_mode(monkeypatch):
+    for raw, mode in [("0", "never"), ("1", "always"), ("never", "never"), ("bogus", "auto"), ("", "auto")]:
+        monkeypatch.setenv("LOSSKIT_FUSED", raw)
+        assert elementwise._initial_mode() == mode
 
 
 def test_unavailable_kernel_falls_back(monkeypatch):
@@ -202,7 +209,8 @@ def test_unavailable_kernel_falls_back(monkeypatch):
     monkeypatch.setattr(_native, "_info", _native.KernelInfo(error="simulated"))
     x, y = _inputs(torch.float32)
     x.requires_grad_()
-    out = LF.mse_loss(x, y)
+    with fused_elementwise("auto"):
+        out = LF.mse_loss(x, y)
     assert "Fused" not in type(out.grad_fn).__name__
     with fused_elementwise("always"), pytest.raises(RuntimeError, match="simulated"):
         LF.mse_loss(x, y)
