@@ -9,7 +9,8 @@ For each (T, H, V), float32, forward + backward of the mean loss with hidden
 * ``compile``: ``torch.compile`` of that same eager function.
 
 Each variant runs in its own process, and the variants take turns over two
-rounds (so that noise from other processes hits them alike). Peak memory is the peak RSS growth
+rounds, the second in reverse order (so that noise from other processes hits
+them alike). Peak memory is the peak RSS growth
 during the timed steps, beyond the inputs; "beyond grads" also subtracts the
 gradient buffers every variant must return, (T + V) * H floats. GFLOP/s
 counts the 6 T H V flops of the three matrix products. Time is the minimum
@@ -98,17 +99,17 @@ def main(argv: list[str]) -> int:
           f"{rounds} interleaved round(s) of 1 warm-up + {reps} timed call(s), one process per variant and round"
           f"{' (quick mode)' if quick else ''}")
     results: dict[tuple, dict] = {}
-    for _ in range(rounds):
-        for shape in shapes:
-            for name in VARIANTS:
-                r = run_worker(__file__, [name, *map(str, shape), str(reps)])
-                old = results.get((shape, name))
-                if old is None or "error" in old:
-                    results[(shape, name)] = r
-                elif "error" not in r:
-                    old["peak"] = max(old["peak"], r["peak"])
-                    old["first"] = max(old["first"], r["first"])
-                    old["time"] = min(old["time"], r["time"])
+    for k in range(rounds):
+        order = [(shape, name) for shape in shapes for name in VARIANTS]
+        for shape, name in order if k % 2 == 0 else order[::-1]:  # no variant always goes first
+            r = run_worker(__file__, [name, *map(str, shape), str(reps)])
+            old = results.get((shape, name))
+            if old is None or "error" in old:
+                results[(shape, name)] = r
+            elif "error" not in r:
+                old["peak"] = max(old["peak"], r["peak"])
+                old["first"] = max(old["first"], r["first"])
+                old["time"] = min(old["time"], r["time"])
     status = 0
     for t, h, v in shapes:
         grads = (t + v) * h * 4
