@@ -32,6 +32,7 @@ __all__ = [
     "HuberLoss",
     "KLDivLoss",
     "L1Loss",
+    "LinearCrossEntropyLoss",
     "LogCoshLoss",
     "MAELoss",
     "MSELoss",
@@ -223,3 +224,40 @@ class QuantileLoss(FunctionalLoss):
 
 class BarronLoss(FunctionalLoss):
     function = staticmethod(LF.barron_loss)
+
+
+class LinearCrossEntropyLoss(FunctionalLoss):
+    """Fused linear layer + cross-entropy (an LM head's loss) that never holds the logits.
+
+    Module form of :func:`losskit.functional.linear_cross_entropy`. The module
+    holds only options; the head's parameters stay with the model, so tied
+    embeddings, sharded heads and ``state_dict`` work unchanged::
+
+        loss_fn = losskit.nn.LinearCrossEntropyLoss(ignore_index=-100)
+        loss = loss_fn(hidden, model.lm_head, target)          # an nn.Linear: its weight and bias
+        loss = loss_fn(hidden, model.embed.weight, target)     # or a (V, H) weight (+ bias=...)
+
+    ``forward(hidden, weight, target, **overrides)`` takes a ``(V, H)`` tensor or an
+    :class:`torch.nn.Linear` as ``weight``; ``bias`` is a per-call option (an
+    ``nn.Linear`` supplies its own), never a constructor option, so that it is
+    trained with the model rather than stored here as a buffer.
+    """
+
+    function = staticmethod(LF.linear_cross_entropy)
+
+    def __init__(self, **options: Any) -> None:
+        if options.get("bias") is not None:
+            raise LossInputError(
+                "LinearCrossEntropyLoss takes bias per call (loss_fn(hidden, weight, target, bias=b)) or from an "
+                "nn.Linear passed as weight, not at construction."
+            )
+        super().__init__(**options)
+
+    def forward(  # type: ignore[override]
+        self, hidden: torch.Tensor, weight: torch.Tensor | nn.Linear, target: torch.Tensor, **overrides: Any
+    ) -> torch.Tensor:
+        """The loss of ``hidden @ weight.T (+ bias)`` against ``target``; overrides apply to this call only."""
+        if isinstance(weight, nn.Linear):
+            overrides.setdefault("bias", weight.bias)
+            weight = weight.weight
+        return type(self).function(hidden, weight, target, **{**self.options, **overrides})

@@ -7,6 +7,7 @@ rule and :mod:`losskit._validate` for the checks.
 
 from .binary import binary_cross_entropy, binary_focal_loss
 from .classification import cross_entropy, kl_div, softmax_mae_loss
+from .fused import linear_cross_entropy
 from .noisy_label import focal_loss, gce_loss, nce_loss, nce_mae_loss, nce_rce_loss, poly1_loss, sce_loss
 from .regression import huber_loss, l1_loss, log_cosh, log_cosh_loss, mae_loss, mse_loss
 from .robust_regression import (
@@ -31,6 +32,7 @@ __all__ = [
     "huber_loss",
     "kl_div",
     "l1_loss",
+    "linear_cross_entropy",
     "log_cosh",
     "log_cosh_loss",
     "mae_loss",

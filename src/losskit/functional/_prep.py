@@ -16,6 +16,7 @@ import torch.nn.functional as F
 
 from .. import _validate as V
 from .._reduce import reduce_loss
+from .fused.elementwise import fused_elementwise_loss
 
 Number = int | float | torch.Tensor
 
@@ -66,9 +67,22 @@ def elementwise_loss(
     sample_weight: torch.Tensor | None,
     num_items: Number | None,
     validate: bool | None,
+    fused: tuple[str, float] | None = None,
 ) -> torch.Tensor:
-    """Apply ``kernel`` to the residual ``input - target`` and reduce."""
+    """Apply ``kernel`` to the residual ``input - target`` and reduce.
+
+    ``fused = (name, delta)`` names the same loss in the one-pass kernels of
+    :mod:`losskit.functional.fused.elementwise`, used instead of the plain
+    path below (the reference) where they apply.
+    """
     V.check_reduction(reduction)
+    if fused is not None:
+        out = fused_elementwise_loss(
+            fused, input, target, reduction=reduction, weight=weight, sample_weight=sample_weight,
+            num_items=num_items, validate=validate,
+        )
+        if out is not None:
+            return out
     x, y, w = prepare_regression(input, target, weight=weight, validate=validate)
     values = kernel(x - y)
     if w is not None:

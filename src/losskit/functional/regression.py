@@ -59,7 +59,7 @@ def mse_loss(
     """
     return elementwise_loss(
         torch.square, input, target, reduction=reduction, weight=weight,
-        sample_weight=sample_weight, num_items=num_items, validate=validate,
+        sample_weight=sample_weight, num_items=num_items, validate=validate, fused=("mse", 0.0),
     )
 
 
@@ -87,7 +87,7 @@ def l1_loss(
     """
     return elementwise_loss(
         torch.abs, input, target, reduction=reduction, weight=weight,
-        sample_weight=sample_weight, num_items=num_items, validate=validate,
+        sample_weight=sample_weight, num_items=num_items, validate=validate, fused=("l1", 0.0),
     )
 
 
@@ -138,7 +138,7 @@ def huber_loss(
     delta = V.check_positive(delta, "delta")
     return elementwise_loss(
         _huber_kernel(delta), input, target, reduction=reduction, weight=weight,
-        sample_weight=sample_weight, num_items=num_items, validate=validate,
+        sample_weight=sample_weight, num_items=num_items, validate=validate, fused=("huber", delta),
     )
 
 
@@ -219,5 +219,5 @@ def log_cosh_loss(
     """
     return elementwise_loss(
         log_cosh, input, target, reduction=reduction, weight=weight,
-        sample_weight=sample_weight, num_items=num_items, validate=validate,
+        sample_weight=sample_weight, num_items=num_items, validate=validate, fused=("log_cosh", 0.0),
     )

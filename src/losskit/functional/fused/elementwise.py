@@ -1,0 +1,214 @@
+"""Fused forward + backward for the elementwise regression losses (mse, l1, huber, log-cosh).
+
+With reduction ``"mean"`` or ``"sum"`` and an input that requires grad, the
+loss and its gradient cost one pass over memory: the C kernel
+(``elementwise.c``) reads ``input`` and ``target`` once, writes
+``g = scale * l'(input - target)`` and returns the sum of the losses. The
+backward pass only multiplies ``g`` by ``grad_output``, and not even that
+when it is 1 (the usual ``loss.backward()``): ``g`` itself becomes
+``input.grad``.
+
+:func:`losskit.functional._prep.elementwise_loss` calls
+:func:`fused_elementwise_loss` first and falls back to its plain torch path
+(the reference) whenever this returns ``None``: element or sample weights,
+reductions ``"none"``/``"per_sample"``, half precision, non-contiguous or
+non-CPU tensors, no grad needed, inside ``torch.compile`` (inductor fuses the
+plain path itself) or functorch transforms, or no C compiler.
+
+Value checks cost no extra pass here: every loss is non-negative and
+non-finite exactly when its residual is, so the kernel's sum is finite
+whenever the inputs are, and only a non-finite sum triggers the full
+:func:`losskit._validate.check_finite` (which raises the usual error, or lets
+a genuine overflow through as the plain path does).
+
+Switch: :func:`set_fused_elementwise` / :func:`fused_elementwise` (context
+manager) with ``"auto"`` (default: fused where eligible and the kernel
+builds), ``"always"`` (like auto, but an eligible call raises if the kernel
+cannot be built; for tests) or ``"never"`` (always the plain path). The
+environment variable ``LOSSKIT_FUSED`` (``auto``/``always``/``never``, or
+``1``/``0``) sets the initial mode.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import torch
+from torch.autograd.function import once_differentiable
+
+from ... import _validate as V
+from . import _native
+
+__all__ = ["fused_elementwise", "fused_elementwise_loss", "fused_elementwise_mode", "set_fused_elementwise"]
+
+KERNELS = {"mse": 0, "l1": 1, "huber": 2, "log_cosh": 3}
+MODES = ("auto", "always", "never")
+_ALIASES = {"1": "always", "0": "never", "true": "always", "false": "never", "": "auto"}
+
+
+def _initial_mode() -> str:
+    raw = os.environ.get("LOSSKIT_FUSED", "auto").strip().lower()
+    mode = _ALIASES.get(raw, raw)
+    return mode if mode in MODES else "auto"
+
+
+_mode = _initial_mode()
+
+
+def set_fused_elementwise(mode: str) -> None:
+    """Choose the path of the elementwise losses: ``"auto"``, ``"always"`` or ``"never"``."""
+    global _mode
+    _mode = V.check_choice(mode, "mode", MODES)
+
+
+def fused_elementwise_mode() -> str:
+    """The current mode (see :func:`set_fused_elementwise`)."""
+    return _mode
+
+
+@contextlib.contextmanager
+def fused_elementwise(mode: str) -> Iterator[None]:
+    """Context manager form of :func:`set_fused_elementwise`; restores the previous mode on exit."""
+    previous = _mode
+    set_fused_elementwise(mode)
+    try:
+        yield
+    finally:
+        set_fused_elementwise(previous)
+
+
+@dataclass(frozen=True)
+class _Spec:
+    code: int
+    delta: float
+    scale: float  # d loss / d sum_i l_i
+    den: float | None  # mean's denominator; None for sum
+    check: bool  # value checks on
+
+
+def _run(spec: _Spec, x: torch.Tensor, y: torch.Tensor) -> tuple[float, torch.Tensor]:
+    lib = _native.library()
+    assert lib is not None
+    g = _native.empty_hugepage(x.shape, x.dtype)
+    fn = lib.losskit_fused_f32 if x.dtype == torch.float32 else lib.losskit_fused_f64
+    total = fn(spec.code, x.data_ptr(), y.data_ptr(), g.data_ptr(), x.numel(), spec.scale, spec.delta,
+               torch.get_num_threads())
+    return total, g
+
+
+class _FusedElementwise(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, input: torch.Tensor, target: torch.Tensor, spec: _Spec) -> torch.Tensor:  # type: ignore[override]
+        total, g = _run(spec, input, target)
+        if spec.check and not math.isfinite(total):
+            V.check_finite(input, "input")
+            V.check_finite(target, "target")
+        if spec.den is None:
+            value = total
+        else:
+            value = total / spec.den if spec.den != 0 else 0.0
+        ctx.spec = spec
+        # not save_for_backward: backward hands this very buffer to autograd, which can only
+        # adopt it as input.grad (instead of copying it) if nothing else still references it
+        ctx.grad = g
+        ctx.save_for_backward(input, target)  # inputs: free to keep, used only by a second backward
+        return torch.tensor(value, dtype=input.dtype)
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad_output: torch.Tensor):  # type: ignore[override]
+        g, ctx.grad = ctx.grad, None
+        if g is None:  # a second backward through a retained graph: recompute
+            input, target = ctx.saved_tensors
+            _, g = _run(ctx.spec, input, target)
+        if grad_output.item() != 1.0:
+            g.mul_(grad_output)
+        need_input, need_target = ctx.needs_input_grad[:2]
+        grad_target = g.neg() if need_target else None
+        return (g if need_input else None), grad_target, None
+
+
+def _plain_tensor(t: object) -> bool:
+    return type(t) in (torch.Tensor, torch.nn.Parameter)
+
+
+def _compiling() -> bool:
+    compiler = getattr(torch, "compiler", None)
+    return bool(compiler is not None and hasattr(compiler, "is_compiling") and compiler.is_compiling())
+
+
+def _functorch_active() -> bool:
+    probe = getattr(torch._C, "_are_functorch_transforms_active", None)
+    return bool(probe()) if probe is not None else False
+
+
+def _denominator(num_items: object, count: int) -> float | None:
+    """Mean's denominator, or None where num_items is unusual (the plain path then checks it)."""
+    if num_items is None:
+        return float(count)
+    if isinstance(num_items, bool):
+        return None
+    if isinstance(num_items, (int, float)):
+        return float(num_items) if num_items >= 0 else None
+    if _plain_tensor(num_items) and num_items.numel() == 1 and not num_items.requires_grad:  # type: ignore[union-attr]
+        return float(num_items.item())  # type: ignore[union-attr]
+    return None
+
+
+def _eligible(input: object, target: object) -> bool:
+    if not (_plain_tensor(input) and _plain_tensor(target)):
+        return False
+    assert isinstance(input, torch.Tensor) and isinstance(target, torch.Tensor)
+    return (
+        input.requires_grad
+        and torch.is_grad_enabled()
+        and input.dtype in (torch.float32, torch.float64)
+        and target.dtype == input.dtype
+        and input.shape == target.shape
+        and input.numel() > 0
+        and input.device.type == "cpu"
+        and target.device.type == "cpu"
+        and input.is_contiguous()
+        and target.is_contiguous()
+        and not input.is_neg()
+        and not target.is_neg()
+        and not _functorch_active()
+    )
+
+
+def fused_elementwise_loss(
+    op: tuple[str, float],
+    input: torch.Tensor,
+    target: torch.Tensor,
+    *,
+    reduction: str,
+    weight: torch.Tensor | None,
+    sample_weight: torch.Tensor | None,
+    num_items: object,
+    validate: bool | None,
+) -> torch.Tensor | None:
+    """The fused loss ``op = (name, delta)``, or None where the plain path must run."""
+    if _mode == "never" or _compiling():  # first: nothing below may be traced by dynamo
+        return None
+    if reduction not in ("mean", "sum") or weight is not None or sample_weight is not None:
+        return None
+    if not _eligible(input, target):
+        return None
+    if reduction == "mean":
+        den = _denominator(num_items, input.numel())
+        if den is None:
+            return None
+        scale = 1.0 / den if den != 0 else 0.0
+    else:
+        den, scale = None, 1.0
+    if _native.library() is None:
+        if _mode == "always":
+            raise RuntimeError(f"fused elementwise kernels unavailable: {_native.kernel_info().error}")
+        return None
+    name, delta = op
+    spec = _Spec(KERNELS[name], float(delta), scale, den, V.resolve(validate))
+    return _FusedElementwise.apply(input, target, spec)
