@@ -111,6 +111,27 @@ def test_second_backward_recomputes():
     torch.testing.assert_close(x.grad, 2 * first, rtol=0, atol=0)
 
 
+@pytest.mark.parametrize("name", list(LOSSES))
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
+def test_double_backward_through_the_fused_path_equals_plain(name, reduction):
+    """create_graph=True (Hessians, MAML, gradient penalties): the fused backward must itself be
+    differentiable; a gradient buffer without a graph would silently give second derivatives of 0."""
+    fn, kwargs = LOSSES[name]
+    x, y = _inputs(torch.float64)
+    x = (x + 0.05).requires_grad_()  # keep residuals off l1's and huber's kinks
+    hessian_diagonals = []
+    for mode in ("always", "never"):
+        with fused_elementwise(mode):
+            out = fn(x, y, reduction=reduction, **kwargs)
+        assert ("Fused" in type(out.grad_fn).__name__) == (mode == "always")
+        (g,) = torch.autograd.grad(out, x, create_graph=True)
+        (h,) = torch.autograd.grad(g.sum(), x, allow_unused=True)
+        hessian_diagonals.append(torch.zeros_like(x) if h is None else h)
+    torch.testing.assert_close(hessian_diagonals[0], hessian_diagonals[1], rtol=1e-12, atol=1e-15)
+    with fused_elementwise("always"):
+        assert torch.autograd.gradgradcheck(lambda a: fn(a, y, reduction=reduction, **kwargs), (x,))
+
+
 def test_gradient_buffer_is_handed_over_without_copy(monkeypatch):
     made = []
     original = _native.empty_hugepage

@@ -34,11 +34,10 @@ from __future__ import annotations
 import contextlib
 import math
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import torch
-from torch.autograd.function import once_differentiable
 
 from ... import _validate as V
 from . import _native
@@ -46,6 +45,14 @@ from . import _native
 __all__ = ["fused_elementwise", "fused_elementwise_loss", "fused_elementwise_mode", "set_fused_elementwise"]
 
 KERNELS = {"mse": 0, "l1": 1, "huber": 2, "log_cosh": 3}
+# each kernel's derivative l'(r) in differentiable torch ops, by kernel code: used only by a
+# backward that must itself be differentiable (create_graph=True: Hessians, MAML, gradient penalties)
+_DERIVATIVES: dict[int, Callable[[torch.Tensor, float], torch.Tensor]] = {
+    0: lambda r, _: 2.0 * r,
+    1: lambda r, _: torch.sign(r),
+    2: lambda r, delta: r.clamp(-delta, delta),
+    3: lambda r, _: torch.tanh(r),
+}
 MODES = ("auto", "always", "never")
 _ALIASES = {"1": "always", "0": "never", "true": "always", "false": "never", "": "auto"}
 
@@ -119,15 +126,20 @@ class _FusedElementwise(torch.autograd.Function):
         return torch.tensor(value, dtype=input.dtype)
 
     @staticmethod
-    @once_differentiable
     def backward(ctx, grad_output: torch.Tensor):  # type: ignore[override]
-        g, ctx.grad = ctx.grad, None
-        if g is None:  # a second backward through a retained graph: recompute
-            input, target = ctx.saved_tensors
-            _, g = _run(ctx.spec, input, target)
-        if grad_output.item() != 1.0:
-            g.mul_(grad_output)
         need_input, need_target = ctx.needs_input_grad[:2]
+        if torch.is_grad_enabled():
+            # create_graph=True: build the gradient from differentiable ops so that a second
+            # backward sees l''; the kernel's buffer has no graph and would silently give 0
+            input, target = ctx.saved_tensors
+            g = _DERIVATIVES[ctx.spec.code](input - target, ctx.spec.delta) * (ctx.spec.scale * grad_output)
+        else:
+            g, ctx.grad = ctx.grad, None
+            if g is None:  # a second backward through a retained graph: recompute
+                input, target = ctx.saved_tensors
+                _, g = _run(ctx.spec, input, target)
+            if grad_output.item() != 1.0:
+                g.mul_(grad_output)
         grad_target = g.neg() if need_target else None
         return (g if need_input else None), grad_target, None
 
