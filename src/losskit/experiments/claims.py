@@ -186,6 +186,17 @@ def _speed(ctx: Context, a: str, b: str) -> tuple[Comparison, str]:
     return c, f"{text}; {problems}" if problems else text
 
 
+def _sensitivity_verdict(ctx: Context, label: str, vs_robust: Comparison) -> str:
+    """The verdict of "``label`` is sensitive": damaged more than the robust loss, and damaged at all."""
+    own = ctx.damage(label)
+    damaged = compare(own, {s: 0.0 for s in own}, higher=False, margin=0.0)
+    if vs_robust.outcome == "worse" and damaged.outcome == "worse":
+        return HOLDS
+    if vs_robust.outcome in ("better", "equivalent"):
+        return FAILS
+    return UNCLEAR
+
+
 def _outlier_damage(ctx: Context, a: str, b: str) -> tuple[Comparison, str]:
     da, db = ctx.damage(a), ctx.damage(b)
     clean_b = _mean(ctx.per_seed(b, 0.0, "final_test_rmse"))
@@ -223,14 +234,7 @@ def _regression(ctx: Context) -> list[Claim]:
         out.append(Claim(claim, reason, UNCLEAR))
     else:
         c, text = _outlier_damage(ctx, mse, mae)  # type: ignore[arg-type]
-        rise = compare(ctx.damage(mse), {s: 0.0 for s in ctx.damage(mse)}, higher=False, margin=0.0)  # type: ignore[arg-type]
-        if c.outcome == "worse" and rise.outcome == "worse":
-            verdict = HOLDS
-        elif c.outcome in ("better", "equivalent"):
-            verdict = FAILS
-        else:
-            verdict = UNCLEAR
-        out.append(Claim(claim, text, verdict))
+        out.append(Claim(claim, text, _sensitivity_verdict(ctx, mse, c)))  # type: ignore[arg-type]
 
     claim = "MAE is robust to anomalies"
     reason = _missing(ctx, ("mse", "mae"), corrupted=True)
@@ -372,13 +376,7 @@ def _classification(ctx: Context) -> list[Claim]:
             out.append(Claim(claim, reason, UNCLEAR))
         else:
             c, text = _noise_damage(ctx, label, mae)  # type: ignore[arg-type]
-            drop = compare(ctx.damage(label), {s: 0.0 for s in ctx.damage(label)}, higher=False, margin=0.0)  # type: ignore[arg-type]
-            if c.outcome == "worse" and drop.outcome == "worse":
-                verdict = HOLDS
-            elif c.outcome in ("better", "equivalent"):
-                verdict = FAILS
-            else:
-                verdict = UNCLEAR
+            verdict = _sensitivity_verdict(ctx, label, c)  # type: ignore[arg-type]
             out.append(Claim(claim, f"{text}; {_memorisation(ctx, label)}{extra}", verdict))  # type: ignore[arg-type]
 
     ref = ctx.first("cross_entropy") or ctx.first("kl_div")
