@@ -157,6 +157,13 @@ class ClassBatch:
             y = y * (1 - label_smoothing) + label_smoothing / self.num_classes
         return y
 
+    def probability_mae(self, label_smoothing: float = 0.0) -> torch.Tensor:
+        """:math:`\\sum_c |y_c - p_c|` per position; :math:`2(1 - p_y)` for index targets,
+        computed as ``-2 expm1(log p_y)`` so it stays exact as :math:`p_y \\to 1`."""
+        if self.index is not None and not label_smoothing:
+            return -2.0 * torch.expm1(self.target_log_p())
+        return (self.dense_target(label_smoothing) - self.probs()).abs().sum(1)
+
     def mask(self, values: torch.Tensor) -> torch.Tensor:
         """Zero the values of ignored positions (with where, so no NaN leaks through)."""
         if self.valid is None:

@@ -186,8 +186,4 @@ def softmax_mae_loss(
         input, target, input_kind=input_kind, weight=weight, ignore_index=ignore_index,
         label_smoothing=label_smoothing, validate=validate,
     )
-    if b.index is not None and not label_smoothing:
-        values = 2.0 * (1.0 - b.target_log_p().exp())
-    else:
-        values = (b.dense_target(label_smoothing) - b.probs()).abs().sum(1)
-    return b.reduce(values, reduction, sample_weight=sample_weight, num_items=num_items)
+    return b.reduce(b.probability_mae(label_smoothing), reduction, sample_weight=sample_weight, num_items=num_items)

@@ -108,13 +108,6 @@ def _reverse_cross_entropy(b: ClassBatch, label_smoothing: float, A: float) -> t
     return -(b.probs() * log_q).sum(1)
 
 
-def _mae(b: ClassBatch, label_smoothing: float) -> torch.Tensor:
-    """:math:`\\sum_k |y_k - p_k|`, which is :math:`2(1 - p_y)` for one-hot labels."""
-    if b.index is not None and not label_smoothing:
-        return 2.0 * _one_minus_p(b.target_log_p())
-    return (b.dense_target(label_smoothing) - b.probs()).abs().sum(1)
-
-
 def _normalized_cross_entropy(b: ClassBatch, label_smoothing: float) -> torch.Tensor:
     # the denominator is >= C log C > 0 for C >= 2 (its minimum is at the uniform p)
     return _cross_entropy(b, label_smoothing) / (-b.log_p).sum(1)
@@ -338,7 +331,7 @@ def nce_mae_loss(
     alpha, beta = _check_nonnegative_pair(alpha, beta)
     b = _prepare(input, target, input_kind=input_kind, weight=weight, ignore_index=ignore_index,
                  label_smoothing=label_smoothing, validate=validate, min_classes=2, loss_name="nce_mae_loss")
-    values = alpha * _normalized_cross_entropy(b, label_smoothing) + beta * _mae(b, label_smoothing)
+    values = alpha * _normalized_cross_entropy(b, label_smoothing) + beta * b.probability_mae(label_smoothing)
     return b.reduce(values, reduction, sample_weight=sample_weight, num_items=num_items)
 
 
