@@ -169,6 +169,14 @@ def check_finite(t: torch.Tensor, name: str, *, allow_neg_inf: bool = False) -> 
         )
 
 
+def check_weight_values(weight: torch.Tensor | None, name: str = "weight") -> None:
+    """Value checks of a weight tensor: finite and >= 0."""
+    if weight is None:
+        return
+    check_finite(weight, name)
+    check_nonnegative(weight, name)
+
+
 def check_sample_weight(sample_weight: torch.Tensor | None, batch: int, name: str = "sample_weight") -> None:
     if sample_weight is None:
         return

@@ -49,9 +49,7 @@ def prepare_regression(
     if V.resolve(validate):
         V.check_finite(input, "input")
         V.check_finite(target, "target")
-        if weight is not None:
-            V.check_finite(weight, "weight")
-            V.check_nonnegative(weight, "weight")
+        V.check_weight_values(weight)
     dtype = compute_dtype(input, target)
     w = None if weight is None else weight.to(dtype)
     return input.to(dtype), target.to(dtype), w
@@ -300,9 +298,7 @@ def prepare_classification(
             log_t = target_kind == "log_probs"
             V.check_finite(target, "target", allow_neg_inf=log_t)
             V.check_probabilities(target, "target", log=log_t)
-        if weight is not None:
-            V.check_finite(weight, "weight")
-            V.check_nonnegative(weight, "weight")
+        V.check_weight_values(weight)
 
     dtype = compute_dtype(input) if is_index else compute_dtype(input, target)
     log_p = log_probs_from_input(input, input_kind, dtype)

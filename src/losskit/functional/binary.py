@@ -74,9 +74,7 @@ def _prepare_binary(
             V.check_unit_interval(input, "input", log=input_kind == "log_probs")
         V.check_finite(target, "target")
         V.check_unit_interval(target, "target")
-        if weight is not None:
-            V.check_finite(weight, "weight")
-            V.check_nonnegative(weight, "weight")
+        V.check_weight_values(weight)
     dtype = compute_dtype(input, target)
     log_p, log_q = _log_both(input.to(dtype), input_kind)
     w = None if weight is None else weight.to(dtype)
