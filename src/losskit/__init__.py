@@ -10,10 +10,9 @@ Public API::
 
 from . import distributed, functional, nn
 from ._validate import is_validation_enabled, set_validation, validation
+from ._version import __version__
 from .errors import LossInputError
 from .registry import LossInfo, available_losses, get_loss, loss_info, register
-
-__version__ = "0.1.0"
 
 __all__ = [
     "LossInfo",
