@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import numbers
 from collections.abc import Iterator, Sequence
 
 import torch
@@ -324,3 +325,65 @@ def check_positive_values(t: torch.Tensor, name: str) -> None:
     """Every value > 0 (a tensor of scales)."""
     if bool((t <= 0).any()):
         raise LossInputError(f"{name} holds the value {t.min().item():g}; every {name} must be > 0.")
+
+
+# ---------------------------------------------------------------- scales and integer options within their dtype
+
+
+def _normal_range(dtype: torch.dtype) -> tuple[float, float]:
+    info = torch.finfo(dtype)
+    return info.tiny, info.max
+
+
+def check_scale_in_dtype(value: float | torch.Tensor, name: str, dtype: torch.dtype) -> float | torch.Tensor:
+    """A scale option (``delta``, ``scale``, ``c``) that ``dtype`` holds as a normal number.
+
+    Outside ``[finfo.tiny, finfo.max]`` the scale itself rounds to 0 or inf in
+    the dtype the loss is computed in. A tensor is checked value by value (a
+    value check: call it only when validation is on).
+    """
+    low, high = _normal_range(dtype)
+    if isinstance(value, torch.Tensor):
+        bad = ~((value >= low) & (value <= high))
+        if not bool(bad.any()):
+            return value
+        value = value[bad].flatten()[0].item()
+    elif low <= value <= high:
+        return float(value)
+    hint = "" if dtype == torch.float64 else ", or compute in float64 (input.double(), target.double())"
+    raise LossInputError(
+        f"{name}={value!r} is outside [{low:g}, {high:g}], the positive normal numbers of {dtype} that the "
+        f"loss is computed in, so it would round to {'inf' if value > high else '0'}; pass a {name} in "
+        f"that range{hint}."
+    )
+
+
+def check_scale_for_inputs(value: float, name: str, input: object, target: object) -> float:
+    """:func:`check_scale_in_dtype` in the dtype a loss computes ``input``/``target`` in (half: float32).
+
+    Tensors of other kinds are left to the tensor checks that follow.
+    """
+    if not (isinstance(input, torch.Tensor) and isinstance(target, torch.Tensor)):
+        return value
+    if not (input.is_floating_point() and target.is_floating_point()):
+        return value
+    dtype = torch.promote_types(input.dtype, target.dtype)
+    if dtype in (torch.float16, torch.bfloat16):
+        dtype = torch.float32
+    return float(check_scale_in_dtype(value, name, dtype))
+
+
+INT64_RANGE = (-(2**63), 2**63 - 1)
+
+
+def check_ignore_index(ignore_index: object) -> int:
+    """An ``ignore_index`` that an int64 target can hold (a Python or numpy integer)."""
+    if isinstance(ignore_index, bool) or not isinstance(ignore_index, numbers.Integral):
+        raise LossInputError(f"ignore_index must be an int, got {ignore_index!r}.")
+    low, high = INT64_RANGE
+    if not low <= int(ignore_index) <= high:
+        raise LossInputError(
+            f"ignore_index={int(ignore_index)} does not fit in int64, the widest class-index dtype; pass an "
+            f"int in [-2**63, 2**63 - 1], e.g. the default -100."
+        )
+    return int(ignore_index)

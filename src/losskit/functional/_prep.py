@@ -230,8 +230,7 @@ def prepare_classification(
     V.check_choice(input_kind, "input_kind", V.INPUT_KINDS)
     V.check_choice(target_kind, "target_kind", V.TARGET_KINDS)
     V.check_in_range(label_smoothing, "label_smoothing", 0.0, 1.0)
-    if isinstance(ignore_index, bool) or not isinstance(ignore_index, int):
-        raise V.LossInputError(f"ignore_index must be an int, got {ignore_index!r}.")
+    ignore_index = V.check_ignore_index(ignore_index)
     if input.dim() == 0:
         raise V.LossInputError(
             "input is 0-d; a classification loss needs scores of shape (N, C) or (N, C, d1, ...)."
