@@ -88,19 +88,19 @@ def count_shifted_targets(batches: list[dict[str, Any]], ignore_index: int = -10
 
 def _unwrap(model: nn.Module) -> nn.Module:
     """The model inside DDP / DataParallel / accelerate wrappers (the one with ``get_output_embeddings``)."""
-    while not hasattr(model, "get_output_embeddings") and hasattr(model, "module"):
-        model = model.module
+    while not hasattr(model, "get_output_embeddings") and isinstance(getattr(model, "module", None), nn.Module):
+        model = model.module  # type: ignore[assignment]  # DDP's .module is typed as Tensor | Module
     return model
 
 
-def _output_head(model: nn.Module) -> nn.Module:
+def _output_head(model: nn.Module) -> nn.Linear:
     inner = _unwrap(model)
     get = getattr(inner, "get_output_embeddings", None)
     head = get() if callable(get) else None
-    if not isinstance(head, nn.Module) or not isinstance(getattr(head, "weight", None), torch.Tensor):
+    if not isinstance(head, nn.Linear):
         raise V.LossInputError(
             f"{type(inner).__name__} has no output embeddings (get_output_embeddings() returned {head!r}); "
-            f"LinearCrossEntropyTrainer needs a causal LM whose head is a linear layer, e.g. an *ForCausalLM model."
+            f"LinearCrossEntropyTrainer needs a causal LM whose head is an nn.Linear, e.g. an *ForCausalLM model."
         )
     config = getattr(inner, "config", None)
     transforms = [a for a in _LOGIT_TRANSFORMS if getattr(config, a, None) not in (None, 1, 1.0)]
@@ -143,7 +143,8 @@ class LinearCrossEntropyMixin:
         the base ``Trainer`` computed for the same micro-batches (``None`` where it computes none).
     """
 
-    loss_is_scaled_for_ga = True
+    loss_is_scaled_for_ga: bool | None = True
+    label_smoother: Any
 
     def __init__(self, *args: Any, ignore_index: int = -100, label_smoothing: float | None = None,
                  **kwargs: Any) -> None:
