@@ -17,14 +17,15 @@ from losskit.distributed import mean_divisor
 
 
 def train_step(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, reduction: Reduction = "mean") -> float:
-    loss: torch.Tensor = LF.huber_loss(model(x), y, delta=2.0, reduction=reduction)
+    loss: torch.Tensor = LF.cauchy_loss(model(x), y, reduction=reduction) + LF.huber_loss(model(x), y, delta=2.0)
     loss.backward()
     return float(loss)
 
 
 def classify(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     n: torch.Tensor = mean_divisor([labels], ignore_index=-100)
-    return LF.cross_entropy(logits, labels, label_smoothing=0.1, reduction="mean", num_items=n)
+    smooth = LF.cross_entropy(logits, labels, label_smoothing=0.1, num_items=n)
+    return smooth + LF.gce_loss(logits, labels.clamp(min=0), q=0.7, input_kind="logits", reduction="mean")
 
 
 def by_name(name: str) -> lnn.FunctionalLoss:

@@ -47,8 +47,8 @@ class Curve:
 def curves_from_rows(rows: Iterable[dict[str, object]], task: str) -> dict[tuple[str, float, int], Curve]:
     """Group results.csv rows (dicts) into curves keyed by (loss, corruption, seed), sorted by epoch."""
     out: dict[tuple[str, float, int], Curve] = {}
-    for row in sorted(rows, key=lambda r: int(r["epoch"])):  # type: ignore[call-overload]
-        key = (str(row["loss"]), float(row["corruption"]), int(row["seed"]))  # type: ignore[arg-type]
+    for row in sorted(rows, key=lambda r: int(str(r["epoch"]))):
+        key = (str(row["loss"]), float(str(row["corruption"])), int(str(row["seed"])))
         curve = out.setdefault(key, Curve(*key))
         curve.epochs.append(int(row["epoch"]))  # type: ignore[call-overload]
         curve.train_loss.append(float(row["train_loss"]))  # type: ignore[arg-type]

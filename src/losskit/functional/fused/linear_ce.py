@@ -44,6 +44,7 @@ from torch.autograd.function import once_differentiable
 
 from ... import _validate as V
 from ..._reduce import reduce_loss
+from ..._types import Reduction
 from ._native import empty_hugepage
 
 __all__ = ["CHUNK_BUDGET_BYTES", "linear_cross_entropy", "plan_chunk_size"]
@@ -228,7 +229,7 @@ class _Reduced(torch.autograd.Function):
     """Mean or sum: gradients computed during forward, backward only scales them."""
 
     @staticmethod
-    def forward(ctx, hidden, weight, bias, p: _Problem):  # type: ignore[override]
+    def forward(ctx, hidden, weight, bias, p: _Problem):
         need = tuple(ctx.needs_input_grad[:3])
         values, gh, gw, gb = _sweep(p, hidden, weight, bias, p.factor, need)
         ctx.p = p
@@ -239,7 +240,7 @@ class _Reduced(torch.autograd.Function):
 
     @staticmethod
     @once_differentiable
-    def backward(ctx, grad_output):  # type: ignore[override]
+    def backward(ctx, grad_output):
         grads, ctx.grads = ctx.grads, None
         if grads is None:  # a second backward through a retained graph: recompute
             hidden, weight, bias = ctx.saved_tensors
@@ -256,7 +257,7 @@ class _PerToken(torch.autograd.Function):
     """Per-token losses; backward recomputes the chunks with each token's grad_output."""
 
     @staticmethod
-    def forward(ctx, hidden, weight, bias, p: _Problem):  # type: ignore[override]
+    def forward(ctx, hidden, weight, bias, p: _Problem):
         values, *_ = _sweep(p, hidden, weight, bias, None, (False, False, False))
         ctx.p = p
         ctx.save_for_backward(hidden, weight, bias)
@@ -264,7 +265,7 @@ class _PerToken(torch.autograd.Function):
 
     @staticmethod
     @once_differentiable
-    def backward(ctx, grad_output):  # type: ignore[override]
+    def backward(ctx, grad_output):
         hidden, weight, bias = ctx.saved_tensors
         factor = grad_output.to(ctx.p.dtype).contiguous()
         _, gh, gw, gb = _sweep(ctx.p, hidden, weight, bias, factor, tuple(ctx.needs_input_grad[:3]))
@@ -331,7 +332,7 @@ def linear_cross_entropy(
     bias: torch.Tensor | None = None,
     ignore_index: int = -100,
     label_smoothing: float = 0.0,
-    reduction: str = "mean",
+    reduction: Reduction = "mean",
     sample_weight: torch.Tensor | None = None,
     num_items: Number | None = None,
     chunk_size: int | None = None,
@@ -387,7 +388,7 @@ def _linear_cross_entropy(
     bias: torch.Tensor | None = None,
     ignore_index: int = -100,
     label_smoothing: float = 0.0,
-    reduction: str = "mean",
+    reduction: Reduction = "mean",
     sample_weight: torch.Tensor | None = None,
     num_items: Number | None = None,
     chunk_size: int | None = None,
