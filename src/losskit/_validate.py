@@ -801,3 +801,85 @@ def check_classification_values(
         check_finite(target, "target", allow_neg_inf=log_t)
         check_probabilities(target, "target", log=log_t)
     check_weight_values(weight)
+
+
+# ---------------------------------------------------------------- fused linear + cross-entropy
+
+
+def check_linear_cross_entropy(
+    hidden: torch.Tensor,
+    weight: torch.Tensor,
+    target: torch.Tensor,
+    bias: torch.Tensor | None,
+    *,
+    chunk_size: object,
+    ignore_index: object,
+    label_smoothing: object,
+    reduction: object,
+) -> tuple[int | None, int, float]:
+    """Structural checks of :func:`losskit.functional.linear_cross_entropy`; metadata only.
+
+    Returns ``(chunk_size, ignore_index, label_smoothing)`` as plain Python numbers.
+    """
+    check_float(hidden, "hidden")
+    check_float(weight, "weight")
+    check_tensor(target, "target")
+    check_reduction(reduction)
+    smoothing = check_in_range(label_smoothing, "label_smoothing", 0.0, 1.0)  # type: ignore[arg-type]
+    chunk = check_chunk_size(chunk_size)
+    if weight.dim() != 2:
+        raise LossInputError(
+            f"weight has shape {tuple(weight.shape)}; it must be (V, H), one row per class, like nn.Linear.weight."
+        )
+    vocab, width = weight.shape
+    if hidden.dim() == 0 or hidden.shape[-1] != width:
+        raise LossInputError(
+            f"hidden has shape {tuple(hidden.shape)} but weight has shape {tuple(weight.shape)}; hidden must be "
+            f"(..., {width}), its last dimension matching weight's second."
+        )
+    if target.is_floating_point() or target.dtype in (torch.bool, torch.complex64, torch.complex128):
+        raise LossInputError(
+            f"target has dtype {target.dtype}; linear_cross_entropy takes class indices, convert with target.long()."
+        )
+    ignore = check_ignore_index(ignore_index, target.dtype)
+    if target.shape != hidden.shape[:-1]:
+        raise LossInputError(
+            f"target has shape {tuple(target.shape)} but hidden has shape {tuple(hidden.shape)}; target must have "
+            f"shape {tuple(hidden.shape[:-1])}, one class index per row of hidden."
+        )
+    if bias is not None:
+        check_float(bias, "bias")
+        if bias.shape != (vocab,):
+            raise LossInputError(f"bias has shape {tuple(bias.shape)} but must have shape ({vocab},), one per class.")
+    return chunk, ignore, smoothing
+
+
+def check_logits_result(
+    values: torch.Tensor, mode: int, hidden: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None
+) -> None:
+    """The fused LM-head loss's value check, riding on its per-token losses.
+
+    Finite losses prove finite inputs (where they reach a counted token). A
+    non-finite loss names the non-finite input; with finite inputs the logits
+    overflowed the dtype, which is refused too (a loss of inf has no gradient).
+    """
+    if mode == OFF:
+        return
+    total = values.detach().sum()
+    message = (
+        "the logits hidden @ weight.T (+ bias) hold non-finite values although hidden and weight are "
+        "finite: they overflow the dtype. Scale the inputs down or compute in float64."
+    )
+    if mode == ASYNC:
+        _device_assert(
+            torch.isfinite(total),
+            "linear_cross_entropy: hidden, weight or bias holds NaN or inf, or the logits overflow the dtype.",
+        )
+        return
+    if bool(torch.isfinite(total)):
+        return
+    check_finite(hidden, "hidden")
+    check_finite(weight, "weight")
+    if bias is not None:
+        check_finite(bias, "bias")
+    raise LossInputError(message)
