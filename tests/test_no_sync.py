@@ -19,11 +19,11 @@ from collections import Counter
 
 import pytest
 import torch
-from test_registry_matrix import CASES, make_batch
 from torch.utils._python_dispatch import TorchDispatchMode
 
 import losskit
 import losskit.functional as LF
+from test_registry_matrix import CASES, make_batch
 
 SYNC_OPS = ("aten._local_scalar_dense", "aten.item", "aten.nonzero")
 
