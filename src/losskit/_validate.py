@@ -1055,3 +1055,52 @@ def check_loss_options(name: str, keys: Sequence[str], allowed: dict[str, object
         if key not in allowed:
             accepts = ", ".join(f"{k} (default {v!r})" for k, v in allowed.items()) or "no options"
             raise LossInputError(f"loss {name!r} has no option {key!r}; it accepts {accepts}.")
+
+
+# ---------------------------------------------------------------- scales within the compute dtype
+
+
+def _normal_range(dtype: torch.dtype) -> tuple[float, float]:
+    info = torch.finfo(dtype)
+    return info.tiny, info.max
+
+
+def check_scale_in_dtype(value: float | torch.Tensor, name: str, dtype: torch.dtype) -> float | torch.Tensor:
+    """A scale option (``delta``, ``scale``, ``c``) that ``dtype`` holds as a normal number.
+
+    Outside ``[finfo.tiny, finfo.max]`` the scale itself rounds to 0 or inf in
+    the dtype the loss is computed in. A tensor is checked value by value (a
+    value check: call it only when validation is on).
+    """
+    low, high = _normal_range(dtype)
+    if isinstance(value, torch.Tensor):
+        bad = ~((value >= low) & (value <= high))
+        if not host_read_allowed(value):
+            _device_assert(~bad.any(), f"every {name} must lie in [{low:g}, {high:g}], the normal numbers of {dtype}.")
+            return value
+        if not bool(bad.any()):
+            return value
+        value = value[bad].flatten()[0].item()
+    elif low <= value <= high:
+        return float(value)
+    hint = "" if dtype == torch.float64 else ", or compute in float64 (input.double(), target.double())"
+    raise LossInputError(
+        f"{name}={value!r} is outside [{low:g}, {high:g}], the positive normal numbers of {dtype} that the "
+        f"loss is computed in, so it would round to {'inf' if value > high else '0'}; pass a {name} in "
+        f"that range{hint}."
+    )
+
+
+def check_scale_for_inputs(value: float, name: str, input: object, target: object) -> float:
+    """:func:`check_scale_in_dtype` in the dtype a loss computes ``input``/``target`` in (half: float32).
+
+    Tensors of other kinds are left to the tensor checks that follow.
+    """
+    if not (isinstance(input, torch.Tensor) and isinstance(target, torch.Tensor)):
+        return value
+    if not (input.is_floating_point() and target.is_floating_point()):
+        return value
+    dtype = torch.promote_types(input.dtype, target.dtype)
+    if dtype in (torch.float16, torch.bfloat16):
+        dtype = torch.float32
+    return float(check_scale_in_dtype(value, name, dtype))
