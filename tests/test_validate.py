@@ -547,10 +547,6 @@ def _registry_batch(name: str) -> tuple[torch.Tensor, torch.Tensor]:
     return b.input, b.target
 
 
-# losses whose custom autograd.Function has no jvp yet (issue 13, item 6, not a value-check matter)
-_JVP_GAPS = {"focal"}
-
-
 def _index_losses() -> list[str]:
     return [n for n in _REG_NAMES if "ignore_index" in losskit.loss_info(n).options]
 
@@ -669,8 +665,6 @@ def test_value_checks_step_aside_under_vmap_grad_and_jvp(name: str) -> None:
     seen: list[bool] = []
     torch.func.vmap(lambda z: (seen.append(V.resolve(True)), fn(z, t))[1])(xs)
     assert seen == [False] and V.resolve(None)
-    if name in _JVP_GAPS:
-        pytest.xfail(f"{name} has no forward-mode rule yet (issue 13, item 6)")
     _, tangent = torch.func.jvp(lambda z: fn(z, t), (x,), (torch.ones_like(x),))
     torch.testing.assert_close(tangent, (torch.func.grad(lambda z: fn(z, t))(x) * torch.ones_like(x)).sum())
 
