@@ -347,7 +347,7 @@ def check_in_range(
 def check_int(value: object, name: str, *, low: int | None = None, allow_none: bool = False) -> int | None:
     """An int (Python or numpy, not a bool), optionally >= ``low``."""
     if type(value) is int and low is None:
-        return value  # type: ignore[return-value]
+        return value
     if value is None and allow_none:
         return None
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or type(value).__name__ == "bool_":
