@@ -18,6 +18,7 @@ from ._validate import LossInputError
 __all__ = ["LossInfo", "available_losses", "get_loss", "loss_info", "register"]
 
 TASKS = ("regression", "classification", "multilabel")
+TARGET_FORMS = ("indices", "probabilities", "values")
 # options every loss has, which are not hyperparameters of the loss itself
 COMMON_OPTIONS = frozenset(
     {"reduction", "validate", "weight", "sample_weight", "num_items", "input_kind", "target_kind",
@@ -35,6 +36,9 @@ class LossInfo:
       summary: one line for ``losskit list``.
       module: the :class:`losskit.nn.FunctionalLoss` subclass.
       aliases: other names that resolve to this loss.
+      targets: the target form the loss takes: ``"indices"`` (class indices), ``"probabilities"``
+        (one-hot or soft labels) or ``"values"`` (real targets); ``""`` at registration derives it from
+        the task (classification: indices, otherwise values). Read it as :attr:`target_form`.
     """
 
     name: str
@@ -42,6 +46,7 @@ class LossInfo:
     summary: str
     module: type[lnn.FunctionalLoss]
     aliases: tuple[str, ...] = ()
+    targets: str = ""
     _defaults: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property
@@ -58,23 +63,34 @@ class LossInfo:
         """The loss's own options (``delta``, ``q``, ...), with defaults."""
         return {k: v for k, v in self.options.items() if k not in COMMON_OPTIONS}
 
+    @property
+    def target_form(self) -> str:
+        """``"indices"``, ``"probabilities"`` or ``"values"``: what the loss's ``target`` holds."""
+        return self.targets or ("indices" if self.task == "classification" else "values")
+
 
 _REGISTRY: dict[str, LossInfo] = {}
 _ALIASES: dict[str, str] = {}
 
 
 def register(
-    name: str, task: str, module: type[lnn.FunctionalLoss], summary: str, *, aliases: tuple[str, ...] = ()
+    name: str, task: str, module: type[lnn.FunctionalLoss], summary: str, *, aliases: tuple[str, ...] = (),
+    targets: str = "",
 ) -> LossInfo:
-    """Add a loss to the registry (used by losskit itself and by extensions)."""
+    """Add a loss to the registry (used by losskit itself and by extensions).
+
+    ``targets`` declares the target form (see :class:`LossInfo`); leave it empty for the task's usual one.
+    """
     if task not in TASKS:
         raise ValueError(f"task must be one of {TASKS}, got {task!r}")
+    if targets and targets not in TARGET_FORMS:
+        raise ValueError(f"targets must be one of {TARGET_FORMS}, got {targets!r}")
     for key in (name, *aliases):
         if key in _REGISTRY or key in _ALIASES:
             raise ValueError(f"a loss named {key!r} is already registered")
     if len({name, *aliases}) != 1 + len(aliases):
         raise ValueError(f"the name and aliases of {name!r} repeat a name: {(name, *aliases)}")
-    info = LossInfo(name, task, summary, module, aliases)
+    info = LossInfo(name, task, summary, module, aliases, targets)
     _REGISTRY[name] = info
     for alias in aliases:
         _ALIASES[alias] = name
@@ -110,7 +126,8 @@ register("log_cosh", "regression", lnn.LogCoshLoss,
 register("cross_entropy", "classification", lnn.CrossEntropyLoss,
          "Cross-entropy: learns fast, fragile to noisy labels.", aliases=("ce",))
 register("kl_div", "classification", lnn.KLDivLoss,
-         "KL divergence KL(y||p): same gradients as cross-entropy for fixed targets.", aliases=("kl",))
+         "KL divergence KL(y||p): same gradients as cross-entropy for fixed targets.", aliases=("kl",),
+         targets="probabilities")
 register("softmax_mae", "classification", lnn.SoftmaxMAELoss,
          "MAE on softmax probabilities: robust to label noise, learns slower.")
 

@@ -37,7 +37,7 @@ NOISE_KINDS: dict[str, tuple[str, ...]] = {
     "regression": ("gross", "heavy_tail"),
     "classification": ("symmetric", "pair"),
 }
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: a split per seed, a validation split
 
 
 class UsageError(ValueError):
@@ -74,15 +74,20 @@ class LossSpec:
         return loss_info(self.name).module(**dict(self.options))
 
 
-def _probe(spec: LossSpec) -> None:
-    """Call the loss once on a tiny valid input, so bad option values fail now with the loss's own message."""
-    module = spec.build()
-    if spec.task == "regression":
-        module(torch.zeros(2), torch.ones(2))
-    elif spec.task == "classification":
-        from .targets import class_targets
+_EXAMPLE_TARGETS = {
+    "indices": lambda: torch.tensor([0, 2]),
+    "probabilities": lambda: torch.eye(3)[[0, 2]],
+    "values": lambda: torch.ones(2),
+}
 
-        module(torch.zeros(2, 3), class_targets(spec, torch.tensor([0, 2]), 3))
+
+def check_option_values(spec: LossSpec) -> None:
+    """The one check of a loss's option values: the loss itself checks them, on a two-row input of the
+    target form the registry declares (no trial and error), so a bad value fails before any training."""
+    info = loss_info(spec.name)
+    target = _EXAMPLE_TARGETS[info.target_form]()
+    module = spec.build()
+    module(torch.zeros(2) if info.target_form == "values" else torch.zeros(2, 3), target)
 
 
 def parse_loss_spec(text: str) -> LossSpec:
@@ -107,7 +112,7 @@ def parse_loss_spec(text: str) -> LossSpec:
         options[key] = _parse_value(value.strip())
     spec = LossSpec(info.name, tuple(sorted(options.items())))
     try:
-        _probe(spec)
+        check_option_values(spec)
     except (LossInputError, TypeError, ValueError) as err:
         raise UsageError(f"loss {spec.label!r}: {err}".splitlines()[0]) from None
     return spec
@@ -174,6 +179,7 @@ class DataSource:
     task: str | None = None
     dropna: bool = False
     test_size: float = 0.25
+    val_size: float = 0.2  # of the rows left after the test split
 
 
 @dataclass(frozen=True)
@@ -205,6 +211,11 @@ class CompareConfig:
     seeds: int
     model: ModelSpec = field(default_factory=ModelSpec)
     train: TrainSpec = field(default_factory=TrainSpec)
+    max_seeds: int | None = None  # set: ``--seeds auto``, start at ``seeds`` and add seeds up to this cap
+
+    @property
+    def auto(self) -> bool:
+        return self.max_seeds is not None
 
     def as_dict(self, data_digest: str, task: str) -> dict[str, Any]:
         """A JSON-able description including the data's content digest and the resolved task."""
