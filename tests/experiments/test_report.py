@@ -157,3 +157,59 @@ def test_atomic_write_replaces_whole_files_and_leaves_no_temporaries(tmp_path: P
     atomic_write(path, b"new contents")
     assert path.read_bytes() == b"new contents"
     assert [p.name for p in tmp_path.iterdir()] == ["f.txt"]
+
+
+# ------------------------------------------------------------------ --seeds auto
+
+
+def _auto_job(max_seeds: int):
+    config = dataclasses.replace(make_config("diabetes", "mse,mae", (0.0, 0.2), seeds=2, epochs=2),
+                                 max_seeds=max_seeds)
+    return plan(config, max_runs_per_chunk=4)  # 4 runs per seed: one seed per chunk
+
+
+def test_seeds_auto_stops_when_the_claims_resolve(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import losskit.experiments.runner as runner
+    from losskit.experiments.claims import HOLDS, UNCLEAR, Claim
+
+    checked: list[int] = []
+    real = runner.evaluate
+
+    def evaluate(job, rows, runs_info):  # the claims resolve once 4 seeds are in
+        claims, ctx = real(job, rows, runs_info)
+        checked.append(len(ctx.seeds))
+        resolved = len(ctx.seeds) >= 4
+        return [Claim("c", "", HOLDS if resolved else UNCLEAR, more_seeds=not resolved)], ctx
+
+    monkeypatch.setattr(runner, "evaluate", evaluate)
+    outcome = run(_auto_job(10), tmp_path / "auto")
+    assert checked == [2, 3, 4] and outcome.seeds == 4
+    assert {r["seed"] for r in _read(tmp_path / "auto" / "results.csv")} == {"0", "1", "2", "3"}
+    # rerun: every chunk is resumed, nothing retrained, the same stopping point
+    again = run(_auto_job(10), tmp_path / "auto")
+    assert again.seeds == 4 and again.resumed_chunks == 4
+
+
+def test_seeds_auto_stops_at_the_cap(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import losskit.experiments.runner as runner
+    from losskit.experiments.claims import UNCLEAR, Claim
+
+    real = runner.evaluate
+    monkeypatch.setattr(runner, "evaluate", lambda job, rows, info: (
+        [Claim("c", "", UNCLEAR, more_seeds=True)], real(job, rows, info)[1]))
+    outcome = run(_auto_job(3), tmp_path / "cap")
+    assert outcome.seeds == 3
+
+
+def test_claims_csv_has_one_row_per_claim(finished) -> None:
+    _, out, outcome = finished
+    rows = _read(out / "claims.csv")
+    from losskit.experiments.report import CLAIM_COLUMNS
+
+    assert list(rows[0]) == list(CLAIM_COLUMNS)
+    assert [r["id"] for r in rows] == [c.id for c in outcome.claims]
+    assert all(r["verdict"] in ("holds", "holds, small effect", "does not hold", "inconclusive") for r in rows)
+    sens = next(r for r in rows if r["id"] == "mse_sensitive")
+    assert sens["losses"] == "mse mae" and float(sens["corruption"]) == 0.2 and float(sens["margin"]) > 0
+    report = (out / "report.md").read_text()
+    assert "## Which loss for this data" in report and "validation-selected" in report
