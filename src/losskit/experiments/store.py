@@ -30,7 +30,7 @@ from .config import UsageError, fingerprint
 
 __all__ = ["OWNED", "Store", "atomic_write"]
 
-OWNED = ("config.json", "results.csv", "runs.csv", "summary.csv", "report.md", "figures", "state")
+OWNED = ("config.json", "results.csv", "runs.csv", "summary.csv", "claims.csv", "report.md", "figures", "state")
 
 
 def atomic_write(path: Path, data: bytes) -> None:
