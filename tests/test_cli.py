@@ -73,7 +73,8 @@ def _files(tmp: Path) -> dict[str, str]:
 # case -> (arguments, with {file} placeholders; the expected message)
 BAD = {
     "unknown dataset": (["--dataset", "mnist"], "unknown dataset 'mnist'; bundled datasets: breast_cancer"),
-    "unknown loss": (["--dataset", "diabetes", "--losses", "mse,hubber"], "unknown loss 'hubber'; valid names"),
+    "unknown loss": (["--dataset", "diabetes", "--losses", "mse,hubber"],
+                     "unknown loss 'hubber'. Did you mean 'huber'?"),
     "wrong task": (["--dataset", "diabetes", "--losses", "mse,cross_entropy"],
                    "'cross_entropy' is a classification loss, but diabetes is a regression task"),
     "missing file": (["--csv", "{absent}", "--target", "y"], "file not found"),

@@ -17,10 +17,9 @@ from ._validate import (
     sync_policy,
     validation,
 )
+from ._version import __version__
 from .errors import LossInputError
 from .registry import LossInfo, available_losses, get_loss, loss_info, register
-
-__version__ = "0.1.0"
 
 __all__ = [
     "LossInfo",
