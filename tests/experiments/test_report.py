@@ -176,7 +176,7 @@ def test_seeds_auto_stops_when_the_claims_resolve(tmp_path: Path, monkeypatch: p
     real = runner.evaluate
 
     def evaluate(job, rows, runs_info):  # the claims resolve once 4 seeds are in
-        claims, ctx = real(job, rows, runs_info)
+        _, ctx = real(job, rows, runs_info)
         checked.append(len(ctx.seeds))
         resolved = len(ctx.seeds) >= 4
         return [Claim("c", "", HOLDS if resolved else UNCLEAR, more_seeds=not resolved)], ctx
