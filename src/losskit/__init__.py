@@ -8,6 +8,8 @@ Public API::
     losskit.distributed                   # exact means across ranks, vocab-parallel CE
 """
 
+# first, before torch loads: in the `losskit` command, Ctrl-C during start-up exits 130 (see _usage)
+from . import _usage  # noqa: F401, I001
 from . import distributed, functional, nn
 from ._validate import (
     get_sync_policy,
