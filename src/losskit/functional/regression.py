@@ -235,6 +235,7 @@ def huber_loss(
       Huber, *Robust Estimation of a Location Parameter*, Ann. Math. Statist. 35(1), 1964.
     """
     delta = V.check_positive(delta, "delta")
+    delta = V.check_scale_for_inputs(delta, "delta", input, target)  # plain and fused paths alike
     if weight is None and sample_weight is None and num_items is None:
         out = _torch_path(_huber, (delta,), ("huber", delta), input, target, reduction, validate)
         if out is not None:
