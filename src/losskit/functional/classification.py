@@ -62,8 +62,8 @@ def _torch_class_loss(
         return None
     if input.dtype not in _FAST_DTYPES or input.dim() == 0 or not V.can_read_on_host(input):
         return None
-    if isinstance(ignore_index, bool) or not isinstance(ignore_index, int):
-        return None
+    if type(ignore_index) is not int or not -(2**63) <= ignore_index < 2**63:
+        return None  # the composed path checks it
     if not (0.0 <= label_smoothing <= 1.0):
         return None
     num_classes = input.shape[1] if input.dim() > 1 else input.shape[0]
