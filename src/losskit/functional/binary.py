@@ -218,6 +218,7 @@ def binary_cross_entropy_with_logits(
     reduction: str = "mean",
     pos_weight: torch.Tensor | None = None,
     *,
+    input_kind: str = "logits",
     sample_weight: torch.Tensor | None = None,
     num_items: Number | None = None,
     validate: bool | None = None,
@@ -243,13 +244,16 @@ def binary_cross_entropy_with_logits(
       pos_weight: weight of the positive term :math:`w_+ \\ge 0`: a number,
         or a tensor that broadcasts to ``input`` (e.g. (C,) for the labels
         along the last dim).
+      input_kind: losskit's extension, ``"logits"`` (torch's meaning); the
+        registry's ``bce`` under torch's and Keras's probability spellings
+        passes ``"probs"``.
 
     References:
       Cox, *The Regression Analysis of Binary Sequences*, J. R. Stat. Soc. B 20(2), 1958.
     """
     if size_average is not None or reduce is not None:
         reduction = V.legacy_reduction(size_average, reduce, reduction)
-    return _bce(input, target, weight, reduction, pos_weight, "logits", sample_weight, num_items, validate)
+    return _bce(input, target, weight, reduction, pos_weight, input_kind, sample_weight, num_items, validate)
 
 
 def _logaddexp(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
