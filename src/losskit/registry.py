@@ -213,13 +213,15 @@ register("mae", "regression", lnn.L1Loss, "Mean absolute error (L1): robust to o
          aliases=("l1",))
 register("huber", "regression", lnn.HuberLoss,
          "Huber: quadratic within delta, linear beyond; robust yet fast, differentiable once.")
+register("smooth_l1", "regression", lnn.SmoothL1Loss,
+         "Smooth L1: Huber divided by beta, slope 1 beyond beta (torch's smooth_l1_loss, Fast R-CNN).")
 register("log_cosh", "regression", lnn.LogCoshLoss,
          "Log-cosh: a smooth Huber, twice differentiable, overflow-safe.")
 register("cross_entropy", "classification", lnn.CrossEntropyLoss,
          "Cross-entropy: learns fast, fragile to noisy labels.", aliases=("ce",))
-register("kl_div", "classification", lnn.KLDivLoss,
-         "KL divergence KL(y||p): same gradients as cross-entropy for fixed targets.", aliases=("kl",),
-         targets="probabilities")
+register("kl_div", "classification", lnn.KLDivergenceLoss,
+         "KL divergence KL(y||p) of softmax(logits): same gradients as cross-entropy for fixed targets.",
+         aliases=("kl",), targets="probabilities")
 register("softmax_mae", "classification", lnn.SoftmaxMAELoss,
          "MAE on softmax probabilities: robust to label noise, learns slower.")
 
@@ -238,8 +240,8 @@ register("focal", "classification", lnn.FocalLoss,
          "Focal loss: CE down-weighted on easy samples, for class imbalance (Lin et al. 2017).")
 register("poly1", "classification", lnn.Poly1Loss,
          "Poly-1: CE + epsilon*(1 - p_y), a tunable CE (Leng et al. 2022).")
-register("bce", "multilabel", lnn.BinaryCrossEntropyLoss,
-         "Binary cross-entropy on logits, with pos_weight: independent labels.")
+register("bce", "multilabel", lnn.BCEWithLogitsLoss,
+         "Binary cross-entropy on logits (torch's binary_cross_entropy_with_logits), with pos_weight.")
 register("binary_focal", "multilabel", lnn.BinaryFocalLoss,
          "Sigmoid focal loss (alpha=0.25, gamma=2): dense detection, rare positives (Lin et al. 2017).")
 register("pseudo_huber", "regression", lnn.PseudoHuberLoss,
