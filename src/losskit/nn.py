@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 
 import torch
 from torch import nn
+from torch.nn.modules.loss import _Loss
 
 from . import functional as LF
 from ._validate import LossInputError
@@ -50,19 +51,39 @@ __all__ = [
 
 
 def keyword_options(fn: Callable[..., Any]) -> dict[str, Any]:
-    """The keyword-only parameters of a loss function and their defaults."""
+    """The options of a loss function and their defaults, in signature order.
+
+    The keyword-only parameters, and the positional ones with a default: a
+    torch-named loss takes torch's options positionally, in torch's order
+    (``triplet_margin_loss(a, p, n, margin, p, eps, swap, ...)``). The tensors
+    the loss is computed on are the positional parameters without a default.
+    """
     return {
         p.name: p.default
         for p in inspect.signature(fn).parameters.values()
         if p.kind is inspect.Parameter.KEYWORD_ONLY
+        or (p.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD and p.default is not inspect.Parameter.empty)
     }
+
+
+def positional_options(fn: Callable[..., Any]) -> list[str]:
+    """The options a module takes positionally, in order: the function's positional parameters with a default."""
+    return [
+        p.name
+        for p in inspect.signature(fn).parameters.values()
+        if p.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD and p.default is not inspect.Parameter.empty
+    ]
 
 
 class FunctionalLoss(nn.Module):
     """Base class: a module that calls ``function(input, target, **options)``.
 
-    Subclasses set ``function``; the accepted keywords are exactly the
-    function's keyword-only parameters, checked at construction.
+    Subclasses set ``function``; the accepted options are exactly the
+    function's options (:func:`keyword_options`), checked at construction.
+    Options the function takes positionally (torch's, for a torch-named loss)
+    may be passed positionally here too, in the same order, as in torch's
+    module (``TripletMarginLoss(0.5)``). ``forward`` passes every tensor
+    argument on in order: ``GaussianNLLLoss()(input, target, var)``.
     """
 
     function: ClassVar[Callable[..., torch.Tensor]]
@@ -78,9 +99,19 @@ class FunctionalLoss(nn.Module):
                 "takes the same keyword options."
             )
 
-    def __init__(self, **options: Any) -> None:
+    def __init__(self, *args: Any, **options: Any) -> None:
         super().__init__()
         accepted = keyword_options(type(self).function)
+        positional = positional_options(type(self).function)
+        if len(args) > len(positional):
+            raise LossInputError(
+                f"{type(self).__name__} takes at most {len(positional)} positional option(s) "
+                f"({', '.join(positional) or 'none'}), got {len(args)}; pass options by keyword."
+            )
+        for name, value in zip(positional, args, strict=False):
+            if name in options:
+                raise LossInputError(f"{type(self).__name__} got option {name!r} both positionally and by keyword.")
+            options[name] = value
         unknown = sorted(set(options) - set(accepted))
         if unknown:
             raise LossInputError(
@@ -101,9 +132,11 @@ class FunctionalLoss(nn.Module):
         """The options passed to the function on every call."""
         return {name: getattr(self, name) for name in self._option_names}
 
-    def forward(self, input: torch.Tensor, target: torch.Tensor, **overrides: Any) -> torch.Tensor:
-        """Compute the loss; keyword ``overrides`` (e.g. ``reduction="per_sample"``) apply to this call only."""
-        return type(self).function(input, target, **{**self.options, **overrides})
+    def forward(self, *inputs: torch.Tensor, **overrides: Any) -> torch.Tensor:
+        """Compute the loss of ``inputs`` (``input, target`` for most losses; ``input, target, var`` or
+        ``anchor, positive, negative`` for others); keyword ``overrides`` (e.g. ``reduction="per_sample"``)
+        apply to this call only."""
+        return type(self).function(*inputs, **{**self.options, **overrides})
 
     def extra_repr(self) -> str:
         defaults = keyword_options(type(self).function)
@@ -261,3 +294,40 @@ class LinearCrossEntropyLoss(FunctionalLoss):
             overrides.setdefault("bias", weight.bias)
             weight = weight.weight
         return type(self).function(hidden, weight, target, **{**self.options, **overrides})
+
+
+# ---------------------------------------------------------------- loss families: probabilistic regression
+# Torch-named modules derive from torch's _Loss too (isinstance checks and torch's attribute names hold).
+
+
+class GaussianNLLLoss(FunctionalLoss, _Loss):
+    """Gaussian NLL with a predicted variance: ``GaussianNLLLoss(full=False, eps=1e-6)(input, target, var)``.
+
+    Module form of :func:`losskit.functional.gaussian_nll_loss`, a drop-in for torch's ``GaussianNLLLoss``.
+    """
+
+    function = staticmethod(LF.gaussian_nll_loss)
+
+
+class PoissonNLLLoss(FunctionalLoss, _Loss):
+    """Poisson NLL of counts: ``PoissonNLLLoss(log_input=True, full=False)(input, target)``.
+
+    Module form of :func:`losskit.functional.poisson_nll_loss`, a drop-in for torch's ``PoissonNLLLoss``.
+    """
+
+    function = staticmethod(LF.poisson_nll_loss)
+
+
+class BetaNLLLoss(FunctionalLoss):
+    function = staticmethod(LF.beta_nll_loss)
+
+
+class LaplaceNLLLoss(FunctionalLoss):
+    function = staticmethod(LF.laplace_nll_loss)
+
+
+class StudentTNLLLoss(FunctionalLoss):
+    function = staticmethod(LF.student_t_nll_loss)
+
+
+__all__ += ["BetaNLLLoss", "GaussianNLLLoss", "LaplaceNLLLoss", "PoissonNLLLoss", "StudentTNLLLoss"]

@@ -6,6 +6,7 @@ added here is listed, comparable and tested everywhere at once.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,11 +18,12 @@ from ._validate import LossInputError
 
 __all__ = ["LossInfo", "available_losses", "get_loss", "loss_info", "register"]
 
-TASKS = ("regression", "classification", "multilabel")
+TASKS = ("regression", "classification", "multilabel", "segmentation", "metric_learning", "ranking",
+         "probabilistic_regression")
 # options every loss has, which are not hyperparameters of the loss itself
 COMMON_OPTIONS = frozenset(
     {"reduction", "validate", "weight", "sample_weight", "num_items", "input_kind", "target_kind",
-     "ignore_index", "label_smoothing"}
+     "ignore_index", "label_smoothing", "size_average", "reduce"}
 )
 
 
@@ -31,7 +33,10 @@ class LossInfo:
 
     Attributes:
       name: the registry name (``"huber"``).
-      task: ``"regression"``, ``"classification"`` or ``"multilabel"``.
+      task: one of :data:`TASKS`: ``"regression"``, ``"classification"``, ``"multilabel"``,
+        ``"segmentation"`` (score maps against masks), ``"metric_learning"`` (embeddings with
+        labels, pairs or triplets), ``"ranking"`` (scores against labels in {-1, 1}) or
+        ``"probabilistic_regression"`` (a predicted distribution: mean and variance or scale).
       summary: one line for ``losskit list``.
       module: the :class:`losskit.nn.FunctionalLoss` subclass.
       aliases: other names that resolve to this loss.
@@ -47,6 +52,12 @@ class LossInfo:
     @property
     def function(self) -> Callable[..., torch.Tensor]:
         return self.module.function
+
+    @property
+    def inputs(self) -> tuple[str, ...]:
+        """The names of the tensors the loss is called on, in order (``("input", "target", "var")``)."""
+        params = inspect.signature(self.function).parameters.values()
+        return tuple(p.name for p in params if p.kind is p.POSITIONAL_OR_KEYWORD and p.default is p.empty)
 
     @property
     def options(self) -> dict[str, Any]:
@@ -149,3 +160,15 @@ register("quantile", "regression", lnn.QuantileLoss,
          "Quantile (pinball) loss: fits the tau-quantile; tau=0.5 is MAE/2.", aliases=("pinball",))
 register("barron", "regression", lnn.BarronLoss,
          "Barron's general robust loss: alpha spans L2 (2), pseudo-Huber (1), Cauchy (0), Welsch (-inf).")
+
+# loss families (issue 11): probabilistic regression
+register("gaussian_nll", "probabilistic_regression", lnn.GaussianNLLLoss,
+         "Gaussian NLL with a predicted variance (torch's GaussianNLLLoss; variance floored at eps).")
+register("beta_nll", "probabilistic_regression", lnn.BetaNLLLoss,
+         "beta-NLL: Gaussian NLL weighted by var**beta, so the mean does not under-fit (Seitzer et al. 2022).")
+register("laplace_nll", "probabilistic_regression", lnn.LaplaceNLLLoss,
+         "Laplace NLL with a predicted scale: a heteroscedastic MAE.")
+register("student_t_nll", "probabilistic_regression", lnn.StudentTNLLLoss,
+         "Student-t NLL with a predicted scale and df (nu, learnable): heavy tails, robust to outliers.")
+register("poisson_nll", "probabilistic_regression", lnn.PoissonNLLLoss,
+         "Poisson NLL of counts from a log-rate (torch's PoissonNLLLoss).")

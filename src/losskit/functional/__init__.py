@@ -9,6 +9,7 @@ from .binary import binary_cross_entropy, binary_focal_loss
 from .classification import cross_entropy, kl_div, softmax_mae_loss
 from .fused import linear_cross_entropy
 from .noisy_label import focal_loss, gce_loss, nce_loss, nce_mae_loss, nce_rce_loss, poly1_loss, sce_loss
+from .probabilistic import beta_nll_loss, gaussian_nll_loss, laplace_nll_loss, poisson_nll_loss, student_t_nll_loss
 from .regression import huber_loss, l1_loss, log_cosh, log_cosh_loss, mae_loss, mse_loss
 from .robust_regression import (
     barron_loss,
@@ -22,16 +23,19 @@ from .robust_regression import (
 
 __all__ = [
     "barron_loss",
+    "beta_nll_loss",
     "binary_cross_entropy",
     "binary_focal_loss",
     "cauchy_loss",
     "cross_entropy",
     "focal_loss",
+    "gaussian_nll_loss",
     "gce_loss",
     "geman_mcclure_loss",
     "huber_loss",
     "kl_div",
     "l1_loss",
+    "laplace_nll_loss",
     "linear_cross_entropy",
     "log_cosh",
     "log_cosh_loss",
@@ -40,11 +44,13 @@ __all__ = [
     "nce_loss",
     "nce_mae_loss",
     "nce_rce_loss",
+    "poisson_nll_loss",
     "poly1_loss",
     "pseudo_huber_loss",
     "quantile_loss",
     "sce_loss",
     "softmax_mae_loss",
+    "student_t_nll_loss",
     "tukey_loss",
     "welsch_loss",
 ]
