@@ -463,3 +463,12 @@ def check_spread_shape(spread: torch.Tensor, input: torch.Tensor, name: str) -> 
         f"{name} has shape {_shape(spread)} but input has shape {_shape(input)}; pass input's shape "
         f"(one {name} per value), input's shape without its last dim, or input's shape with one dim of size 1."
     )
+
+
+def check_pair_labels(target: torch.Tensor, input1: torch.Tensor) -> None:
+    """One label per pair of embeddings: shape ``input1.shape[:-1]``."""
+    if target.shape != input1.shape[:-1]:
+        raise LossInputError(
+            f"target has shape {_shape(target)} but input1 has shape {_shape(input1)}; pass one label per "
+            f"pair, shape {tuple(input1.shape[:-1])}."
+        )

@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 
 import torch
 from torch import nn
-from torch.nn.modules.loss import _Loss
+from torch.nn.modules.loss import _Loss, _WeightedLoss
 
 from . import functional as LF
 from ._validate import LossInputError
@@ -104,13 +104,13 @@ class FunctionalLoss(nn.Module):
         accepted = keyword_options(type(self).function)
         positional = positional_options(type(self).function)
         if len(args) > len(positional):
-            raise LossInputError(
+            raise TypeError(
                 f"{type(self).__name__} takes at most {len(positional)} positional option(s) "
                 f"({', '.join(positional) or 'none'}), got {len(args)}; pass options by keyword."
             )
         for name, value in zip(positional, args, strict=False):
             if name in options:
-                raise LossInputError(f"{type(self).__name__} got option {name!r} both positionally and by keyword.")
+                raise TypeError(f"{type(self).__name__} got option {name!r} both positionally and by keyword.")
             options[name] = value
         unknown = sorted(set(options) - set(accepted))
         if unknown:
@@ -331,3 +331,74 @@ class StudentTNLLLoss(FunctionalLoss):
 
 
 __all__ += ["BetaNLLLoss", "GaussianNLLLoss", "LaplaceNLLLoss", "PoissonNLLLoss", "StudentTNLLLoss"]
+
+
+# ---------------------------------------------------------------- loss families: margin, ranking, metric learning
+
+
+class MarginRankingLoss(FunctionalLoss, _Loss):
+    function = staticmethod(LF.margin_ranking_loss)
+
+
+class HingeEmbeddingLoss(FunctionalLoss, _Loss):
+    function = staticmethod(LF.hinge_embedding_loss)
+
+
+class SoftMarginLoss(FunctionalLoss, _Loss):
+    function = staticmethod(LF.soft_margin_loss)
+
+
+class MultiMarginLoss(FunctionalLoss, _WeightedLoss):
+    function = staticmethod(LF.multi_margin_loss)
+
+
+class MultiLabelMarginLoss(FunctionalLoss, _Loss):
+    function = staticmethod(LF.multilabel_margin_loss)
+
+
+class MultiLabelSoftMarginLoss(FunctionalLoss, _WeightedLoss):
+    function = staticmethod(LF.multilabel_soft_margin_loss)
+
+
+class TripletMarginLoss(FunctionalLoss, _Loss):
+    function = staticmethod(LF.triplet_margin_loss)
+
+
+class CosineEmbeddingLoss(FunctionalLoss, _Loss):
+    function = staticmethod(LF.cosine_embedding_loss)
+
+
+class HingeLoss(FunctionalLoss):
+    function = staticmethod(LF.hinge_loss)
+
+
+class SquaredHingeLoss(FunctionalLoss):
+    function = staticmethod(LF.squared_hinge_loss)
+
+
+class InfoNCELoss(FunctionalLoss):
+    function = staticmethod(LF.info_nce_loss)
+
+
+NTXentLoss = InfoNCELoss
+
+
+class SupConLoss(FunctionalLoss):
+    function = staticmethod(LF.supcon_loss)
+
+
+__all__ += [
+    "CosineEmbeddingLoss",
+    "HingeEmbeddingLoss",
+    "HingeLoss",
+    "InfoNCELoss",
+    "MarginRankingLoss",
+    "MultiLabelMarginLoss",
+    "MultiLabelSoftMarginLoss",
+    "MultiMarginLoss",
+    "NTXentLoss",
+    "SoftMarginLoss",
+    "SquaredHingeLoss",
+    "SupConLoss",
+    "TripletMarginLoss",
+]

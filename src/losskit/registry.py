@@ -172,3 +172,30 @@ register("student_t_nll", "probabilistic_regression", lnn.StudentTNLLLoss,
          "Student-t NLL with a predicted scale and df (nu, learnable): heavy tails, robust to outliers.")
 register("poisson_nll", "probabilistic_regression", lnn.PoissonNLLLoss,
          "Poisson NLL of counts from a log-rate (torch's PoissonNLLLoss).")
+
+# loss families (issue 11): margin losses, ranking, metric learning
+register("hinge", "classification", lnn.HingeLoss,
+         "Hinge: max(0, 1 - y x) for labels in {-1, 1}; Crammer-Singer multi-class with class indices.")
+register("squared_hinge", "classification", lnn.SquaredHingeLoss,
+         "Squared hinge: the hinge squared, differentiable at the margin (binary or Crammer-Singer).")
+register("multi_margin", "classification", lnn.MultiMarginLoss,
+         "Multi-class hinge summed over the wrong classes (Weston-Watkins; torch's MultiMarginLoss).")
+register("multilabel_margin", "multilabel", lnn.MultiLabelMarginLoss,
+         "Multi-label hinge: each target class above every other by 1 (torch's MultiLabelMarginLoss).")
+register("multilabel_soft_margin", "multilabel", lnn.MultiLabelSoftMarginLoss,
+         "One-vs-all logistic loss averaged over classes (torch's MultiLabelSoftMarginLoss).")
+register("margin_ranking", "ranking", lnn.MarginRankingLoss,
+         "Pairwise ranking hinge: input1 above input2 by margin where y = 1 (torch's MarginRankingLoss).")
+register("soft_margin", "ranking", lnn.SoftMarginLoss,
+         "Logistic loss softplus(-y x) for labels in {-1, 1} (torch's SoftMarginLoss), overflow-safe.")
+register("triplet_margin", "metric_learning", lnn.TripletMarginLoss,
+         "Triplet: anchor nearer its positive than its negative by margin (torch's TripletMarginLoss).")
+register("cosine_embedding", "metric_learning", lnn.CosineEmbeddingLoss,
+         "Cosine embedding: similar pairs aligned, dissimilar below margin (torch's CosineEmbeddingLoss).")
+register("hinge_embedding", "metric_learning", lnn.HingeEmbeddingLoss,
+         "Hinge embedding on distances: small for similar pairs, beyond margin for others (torch's).")
+register("info_nce", "metric_learning", lnn.InfoNCELoss,
+         "InfoNCE / NT-Xent (SimCLR): each positive against the anchor's negatives, cosine over temperature.",
+         aliases=("nt_xent",))
+register("supcon", "metric_learning", lnn.SupConLoss,
+         "Supervised contrastive loss: every same-label positive against all others (Khosla et al. 2020).")
