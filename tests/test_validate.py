@@ -434,3 +434,102 @@ def test_check_in_range_exclusive_bound() -> None:
         V.check_in_range(1, "q", 0.0, 1.0, high_inclusive=False)
     with _raises("q must be a number, got 'x'"):
         V.check_in_range("x", "q", 0.0, 1.0)
+
+
+# ------------------------------------------------------------------ value checks riding on the result
+
+
+def _mse_riding(input: torch.Tensor, target: torch.Tensor, validate: bool | None = None) -> torch.Tensor:
+    """A loss body written to check_result's contract: compute first, diagnose only if non-finite."""
+    mode = V.value_mode(validate, input)
+    out = torch.nn.functional.mse_loss(input, target)
+    return V.check_result(out, mode, [("input", input), ("target", target)])
+
+
+def test_check_result_returns_a_finite_result_unchanged() -> None:
+    x, y = torch.randn(5), torch.randn(5)
+    out = torch.nn.functional.mse_loss(x, y)
+    assert V.check_result(out, V.value_mode(None, x), [("input", x), ("target", y)]) is out
+    assert V.check_result(out, V.OFF, [("input", torch.tensor(math.nan))]) is out
+
+
+def test_nonfinite_result_names_the_bad_argument() -> None:
+    y = torch.tensor([1.0, math.nan, 2.0])
+    with _raises(r"target holds 1 non-finite value\(s\) \(first: nan\)"):
+        _mse_riding(torch.zeros(3), y)
+    with _raises(r"input holds 1 non-finite value\(s\) \(first: inf\)"):
+        _mse_riding(torch.tensor([math.inf, 0.0, 0.0]), y)  # the first listed bad argument is named
+
+
+def test_overflow_of_finite_inputs_is_let_through_as_torch_does() -> None:
+    x = torch.full((3,), 3e38)
+    out = _mse_riding(x, -x)
+    assert torch.isinf(out)
+    with V.sync_policy("never"):
+        assert torch.isinf(_mse_riding(x, -x))
+
+
+def test_check_result_runs_the_extra_diagnosis_only_for_a_nonfinite_result() -> None:
+    calls: list[int] = []
+    V.check_result(torch.tensor(1.0), V.SYNC, [], diagnose=lambda: calls.append(1))
+    assert calls == []
+    V.check_result(torch.tensor([1.0, math.nan]), V.SYNC, [], diagnose=lambda: calls.append(1))
+    assert calls == [1]
+
+
+def test_check_result_is_skipped_when_validation_is_off() -> None:
+    nan = torch.tensor([math.nan])
+    assert torch.isnan(_mse_riding(nan, nan, validate=False))
+    with losskit.validation(False):
+        assert torch.isnan(_mse_riding(nan, nan))
+
+
+def test_no_sync_policy_turns_value_checks_into_device_assertions() -> None:
+    y = torch.tensor([1.0, math.nan])
+    with V.sync_policy("never"):
+        with pytest.raises(RuntimeError, match=r"losskit: the loss is non-finite and one of input, target holds NaN"):
+            _mse_riding(torch.zeros(2), y)
+        with pytest.raises(RuntimeError, match=r"losskit: target holds a class index outside \[0, 3\)"):
+            LF.cross_entropy(torch.zeros(2, 3), torch.tensor([0, 3]))
+        with pytest.raises(RuntimeError, match=r"losskit: weight holds a negative, NaN or inf value"):
+            LF.mse_loss(torch.zeros(2), torch.zeros(2), weight=torch.tensor([1.0, -1.0]))
+        with pytest.raises(RuntimeError, match=r"losskit: target must hold probabilities"):
+            LF.kl_div(torch.zeros(2, 3), torch.full((2, 3), 0.5))
+        assert V.value_mode(None, torch.zeros(1)) == V.ASYNC
+    assert V.value_mode(None, torch.zeros(1)) == V.SYNC
+    with V.sync_policy("always"):
+        assert V.value_mode(None, torch.zeros(1, device="meta")) == V.SYNC
+    assert V.value_mode(None, torch.zeros(1, device="meta")) == V.ASYNC  # any non-CPU device
+
+
+def test_sync_policy_is_refused_unless_a_known_name() -> None:
+    with _raises(r"policy='sometimes' is not supported; use one of 'auto', 'never', 'always'"):
+        losskit.set_sync_policy("sometimes")
+    assert losskit.get_sync_policy() == "auto"
+
+
+# ------------------------------------------------------------------ option types (issue 13, item 17)
+
+
+@pytest.mark.parametrize("bad", ["no", "False", 0, 1, None.__class__])
+def test_validate_that_is_not_a_bool_is_refused(bad: object) -> None:
+    with _raises(r"validate must be True, False or None .*got"):
+        LF.mse_loss(torch.zeros(2), torch.zeros(2), validate=bad)
+    with _raises(r"enabled must be True or False"):
+        losskit.set_validation(bad)
+
+
+def test_numpy_scalar_hyperparameters_are_accepted_as_numbers() -> None:
+    np = pytest.importorskip("numpy")
+    x, y = torch.linspace(-3, 3, 7), torch.zeros(7)
+    torch.testing.assert_close(LF.huber_loss(x, y, delta=np.float32(1.5)), LF.huber_loss(x, y, delta=1.5))
+    torch.testing.assert_close(
+        LF.cross_entropy(torch.zeros(2, 3), torch.tensor([0, 1]), label_smoothing=np.float64(0.1)),
+        LF.cross_entropy(torch.zeros(2, 3), torch.tensor([0, 1]), label_smoothing=0.1),
+    )
+    torch.testing.assert_close(
+        LF.cross_entropy(torch.zeros(2, 3), torch.tensor([0, 1]), ignore_index=np.int64(1)),
+        LF.cross_entropy(torch.zeros(2, 3), torch.tensor([0, 1]), ignore_index=1),
+    )
+    with _raises(r"delta must be a positive number, got np.True_"):
+        LF.huber_loss(x, y, delta=np.bool_(True))

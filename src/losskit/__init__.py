@@ -9,7 +9,14 @@ Public API::
 """
 
 from . import distributed, functional, nn
-from ._validate import is_validation_enabled, set_validation, validation
+from ._validate import (
+    get_sync_policy,
+    is_validation_enabled,
+    set_sync_policy,
+    set_validation,
+    sync_policy,
+    validation,
+)
 from .errors import LossInputError
 from .registry import LossInfo, available_losses, get_loss, loss_info, register
 
@@ -23,10 +30,13 @@ __all__ = [
     "distributed",
     "functional",
     "get_loss",
+    "get_sync_policy",
     "is_validation_enabled",
     "loss_info",
     "nn",
     "register",
+    "set_sync_policy",
     "set_validation",
+    "sync_policy",
     "validation",
 ]

@@ -15,6 +15,15 @@ weight (1 where none is given). A mean over zero total weight (an empty
 batch, every target ignored, every weight 0) is ``0`` with zero gradients,
 never NaN. ``num_items`` replaces the denominator, for exact means across
 gradient accumulation and distributed ranks (see :mod:`losskit.distributed`).
+
+The zero-items rule covers every way to reach a zero denominator: a
+``sample_weight`` or ``weight`` summing to 0, and ``num_items=0``, give 0
+with zero gradients as well. ``sample_weight`` must be finite and >= 0
+(a value check, like ``weight``); ``num_items`` must be a finite count >= 0
+(refused on sight for a number, as a value check for a tensor).
+
+The fused paths (:mod:`losskit.functional.fused`) reduce with the same rule
+through :func:`scalar_denominator` and :func:`divide_or_zero`.
 """
 
 from __future__ import annotations
@@ -23,9 +32,10 @@ import math
 
 import torch
 
+from . import _validate as V
 from ._validate import LossInputError, check_reduction, check_sample_weight
 
-__all__ = ["reduce_loss"]
+__all__ = ["divide_or_zero", "reduce_loss", "scalar_denominator"]
 
 
 def _safe_divide(num: torch.Tensor, den: torch.Tensor) -> torch.Tensor:
@@ -34,17 +44,30 @@ def _safe_divide(num: torch.Tensor, den: torch.Tensor) -> torch.Tensor:
     return torch.where(nonzero, num / torch.where(nonzero, den, torch.ones_like(den)), torch.zeros_like(num))
 
 
-def _check_num_items(num_items: int | float | torch.Tensor) -> None:
-    if isinstance(num_items, torch.Tensor):
-        if num_items.numel() != 1:
-            raise LossInputError(
-                f"num_items must be a number or a one-element tensor, got shape {tuple(num_items.shape)}."
-            )
-        return
-    if isinstance(num_items, bool) or not isinstance(num_items, (int, float)) or num_items < 0:
-        raise LossInputError(
-            f"num_items must be a number >= 0 (the global count of items in the step), got {num_items!r}."
-        )
+def divide_or_zero(num: float, den: float) -> float:
+    """The zero-items rule on Python floats: ``num / den``, and 0 where ``den == 0``."""
+    return num / den if den != 0 else 0.0
+
+
+def scalar_denominator(num_items: object, count: int, *, validate: bool | None = None) -> float | None:
+    """The mean's denominator as a Python float, for the fused paths; None where it must stay a tensor.
+
+    ``count`` is the number of items when ``num_items`` is None. A number is
+    checked (:func:`losskit._validate.check_num_items`) and returned. A tensor is
+    read only where the sync policy allows a host read of it (a CPU tensor by
+    default) and it needs no gradient; otherwise None, and the caller takes the
+    tensor path of :func:`reduce_loss`.
+    """
+    if num_items is None:
+        return float(count)
+    V.check_num_items(num_items)
+    if not isinstance(num_items, torch.Tensor):
+        return float(num_items)  # type: ignore[arg-type]
+    if num_items.requires_grad or not V.host_read_allowed(num_items) or type(num_items) is not torch.Tensor:
+        return None
+    if V.resolve(validate):
+        V.check_num_items_value(num_items)
+    return float(num_items.item())
 
 
 def reduce_loss(
@@ -54,6 +77,7 @@ def reduce_loss(
     denom: torch.Tensor | None = None,
     sample_weight: torch.Tensor | None = None,
     num_items: int | float | torch.Tensor | None = None,
+    validate: bool | None = None,
 ) -> torch.Tensor:
     """Reduce weighted per-position losses.
 
@@ -64,6 +88,8 @@ def reduce_loss(
         ``values``; ``None`` counts every position once.
       sample_weight: optional per-sample weights, shape ``(N,)``.
       num_items: optional denominator of ``"mean"`` replacing the local total weight.
+      validate: value checks of ``sample_weight`` and a tensor ``num_items``
+        (``None``: the global switch, as for the losses).
 
     Returns:
       ``values`` for ``"none"``; shape ``(N,)`` for ``"per_sample"`` (each
@@ -72,11 +98,16 @@ def reduce_loss(
     """
     check_reduction(reduction)
     if num_items is not None:
-        _check_num_items(num_items)
+        V.check_num_items(num_items)
     if sample_weight is not None:
         if values.dim() == 0:
             raise LossInputError("sample_weight needs a batched input (batch along dim 0), got a 0-d input.")
         check_sample_weight(sample_weight, values.shape[0])
+    if (sample_weight is not None or isinstance(num_items, torch.Tensor)) and V.resolve(validate):
+        V.check_weight_values(sample_weight, "sample_weight")
+        if isinstance(num_items, torch.Tensor) and reduction == "mean":
+            V.check_num_items_value(num_items)
+    if sample_weight is not None:
         sample_weight = sample_weight.to(values.dtype)
         # keep s broadcastable against (N, ...)
         s = sample_weight.reshape((-1,) + (1,) * (values.dim() - 1))

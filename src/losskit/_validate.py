@@ -1,21 +1,53 @@
-"""Every input check and error message of losskit, and the validation switch.
+"""Every input check and error message of losskit, the validation switch and the sync policy.
 
 Two kinds of checks live here:
 
 * **Structural checks** (shapes, dtypes, option values) read only metadata.
-  They always run: they cost nothing and they are what stops silent
-  broadcasting.
+  They always run: they cost a few microseconds and they are what stops
+  silent broadcasting.
 * **Value checks** (finiteness, target ranges, probabilities summing to 1)
-  read the data and synchronise with it. They can be switched off per call
-  with ``validate=False`` or globally with :func:`set_validation` /
-  :func:`validation`, for hot loops and ``torch.compile(fullgraph=True)``.
+  read the data. They can be switched off per call with ``validate=False``
+  or globally with :func:`set_validation` / :func:`validation`, and they step
+  aside by themselves inside ``torch.compile`` and under functorch transforms
+  (``torch.func.vmap``, ``grad``, ``jvp``), which cannot branch on values.
+
+**Riding on the result.** The cheapest value check is the loss itself: a
+loss is non-finite whenever an input that reaches it is, so a loss computes
+its result first and hands it to :func:`check_result`, which looks at the
+inputs only when the result is non-finite (see its docstring for the
+contract). Checks the result cannot reveal (a negative weight, a class index
+out of range, rows of probabilities that do not sum to 1) still read their
+argument, once, with a single reduction each.
+
+**No host-device sync on accelerators.** Reading a check's verdict on the
+host (``bool(tensor)``, ``.item()``) stalls an accelerator's queue. The
+:func:`set_sync_policy` switch says where the verdict may be read:
+
+* ``"auto"`` (default): on CPU tensors the verdict is read on the host (one
+  0-d read, free on a CPU) and a failing check raises
+  :class:`~losskit.LossInputError` naming the argument and the first bad
+  value. On any other device no check syncs: each becomes a device-side
+  assertion (:func:`torch._assert_async`) with a message naming the argument.
+* ``"never"``: device-side assertions everywhere, CPU included (what the
+  no-sync test runs).
+* ``"always"``: host-side verdicts everywhere, accelerators included (for
+  debugging: exact messages at the cost of one sync per check).
+
+What a device-side assertion gives up: it fails later (when the device
+reaches it, reported at the next sync, e.g. ``.item()`` or a copy to the
+host), as a :class:`RuntimeError` rather than a :class:`LossInputError`, and
+its message names the argument but not the offending value or count. On
+CUDA a failed device assertion also leaves the context unusable, as any
+device-side assert does; rerun the step with ``set_sync_policy("always")``
+(or on CPU) for the exact diagnosis.
 """
 
 from __future__ import annotations
 
 import contextlib
 import math
-from collections.abc import Iterator, Sequence
+import numbers
+from collections.abc import Callable, Iterator, Sequence
 
 import torch
 
@@ -23,26 +55,36 @@ from .errors import LossInputError
 
 __all__ = [
     "LossInputError",
+    "get_sync_policy",
     "is_validation_enabled",
+    "set_sync_policy",
     "set_validation",
+    "sync_policy",
     "validation",
 ]
 
 REDUCTIONS = ("mean", "sum", "none", "per_sample")
 INPUT_KINDS = ("logits", "probs", "log_probs")
 TARGET_KINDS = ("probs", "log_probs")
+SYNC_POLICIES = ("auto", "never", "always")
 # Rows of probabilities must sum to 1 within this tolerance (after upcasting
 # to float32 at least), or within the rounding error of their dtype if that is
 # larger (see :func:`prob_sum_tolerance`).
 PROB_SUM_ATOL = 1e-3
 
+# value-check modes of one call (see :func:`value_mode`)
+OFF = 0  # no value check
+SYNC = 1  # verdicts read on the host; a failure raises LossInputError
+ASYNC = 2  # verdicts stay on the device: torch._assert_async
+
 _enabled = True
+_policy = "auto"
 
 
 def set_validation(enabled: bool) -> None:
     """Switch value checks on or off for every loss call that passes ``validate=None``."""
     global _enabled
-    _enabled = bool(enabled)
+    _enabled = check_bool(enabled, "enabled")
 
 
 def is_validation_enabled() -> bool:
@@ -61,16 +103,177 @@ def validation(enabled: bool) -> Iterator[None]:
         set_validation(previous)
 
 
-def resolve(validate: bool | None) -> bool:
-    """The effective value-check switch for one call."""
-    if validate is None:
-        return _enabled and not _is_compiling()
-    return bool(validate)
+def set_sync_policy(policy: str) -> None:
+    """Where value checks read their verdict: ``"auto"``, ``"never"`` or ``"always"`` (see the module docs).
+
+    ``"auto"`` (the default) reads it on the host for CPU tensors only, and
+    uses device-side assertions (no host-device sync) on every other device.
+    """
+    global _policy
+    _policy = check_choice(policy, "policy", SYNC_POLICIES)
+
+
+def get_sync_policy() -> str:
+    """The current sync policy (see :func:`set_sync_policy`)."""
+    return _policy
+
+
+@contextlib.contextmanager
+def sync_policy(policy: str) -> Iterator[None]:
+    """Context manager form of :func:`set_sync_policy`; restores the previous policy on exit."""
+    previous = _policy
+    set_sync_policy(policy)
+    try:
+        yield
+    finally:
+        set_sync_policy(previous)
+
+
+def check_bool(value: object, name: str) -> bool:
+    """``True`` or ``False`` (a numpy bool too); anything else, ``"no"`` included, is refused."""
+    if value is True or value is False:
+        return value  # type: ignore[return-value]
+    if type(value).__name__ == "bool_" and type(value).__module__ == "numpy":
+        return bool(value)
+    raise LossInputError(f"{name} must be True or False, got {value!r}.")
+
+
+def check_validate(validate: object) -> bool | None:
+    """The per-call ``validate`` option: ``None`` (the global switch), ``True`` or ``False``."""
+    if validate is None or validate is True or validate is False:
+        return validate  # type: ignore[return-value]
+    if type(validate).__name__ == "bool_" and type(validate).__module__ == "numpy":
+        return bool(validate)
+    raise LossInputError(
+        f"validate must be True, False or None (the global switch), got {validate!r}; "
+        f"a string such as 'no' is not a bool."
+    )
+
+
+def _functorch_active() -> bool:
+    return torch._C._are_functorch_transforms_active()
 
 
 def _is_compiling() -> bool:
-    compiler = getattr(torch, "compiler", None)
-    return bool(compiler is not None and compiler.is_compiling())
+    return torch.compiler.is_compiling()
+
+
+def resolve(validate: bool | None) -> bool:
+    """The effective value-check switch for one call.
+
+    ``None`` follows :func:`set_validation`; value checks step aside inside
+    ``torch.compile`` (for ``validate=None``) and under functorch transforms
+    (always: a batched or dual tensor's values cannot be read for a branch).
+    """
+    validate = check_validate(validate)
+    if _functorch_active():
+        return False
+    if validate is None:
+        return _enabled and not _is_compiling()
+    return validate
+
+
+def host_read_allowed(t: torch.Tensor) -> bool:
+    """Whether a verdict about ``t`` may be read on the host (see :func:`set_sync_policy`)."""
+    if _policy == "auto":
+        return t.device.type == "cpu"
+    return _policy == "always"
+
+
+def value_mode(validate: bool | None, like: torch.Tensor) -> int:
+    """The value-check mode of one call on tensors on ``like``'s device: OFF, SYNC or ASYNC."""
+    if not resolve(validate):
+        return OFF
+    return SYNC if host_read_allowed(like) else ASYNC
+
+
+def _device_assert(ok: torch.Tensor, message: str) -> None:
+    """Assert ``ok`` (a 0-d bool tensor) on its device, without a host sync on accelerators."""
+    torch._assert_async(ok, "losskit: " + message)
+
+
+def _finite_verdict(t: torch.Tensor, allow_neg_inf: bool = False) -> torch.Tensor:
+    """A 0-d bool tensor: every value of ``t`` finite (or -inf where allowed), in one pass, no sync."""
+    if t.numel() == 0:
+        return torch.ones((), dtype=torch.bool, device=t.device)
+    lo, hi = torch.aminmax(t.detach())  # NaN propagates into both
+    if allow_neg_inf:
+        return ~torch.isnan(lo) & (torch.isfinite(hi) | (hi == -math.inf))
+    return torch.isfinite(lo) & torch.isfinite(hi)
+
+
+NamedInput = tuple[str, "torch.Tensor | None"] | tuple[str, "torch.Tensor | None", bool]
+
+
+def check_result(
+    result: torch.Tensor,
+    mode: int,
+    inputs: Sequence[NamedInput],
+    *,
+    diagnose: Callable[[], None] | None = None,
+) -> torch.Tensor:
+    """Let the finiteness checks ride on the loss: look at the inputs only if the result is non-finite.
+
+    The contract, for a loss body::
+
+        mode = V.value_mode(validate, input)          # OFF, SYNC or ASYNC; metadata only
+        out = <compute the loss, reduced or not>
+        return V.check_result(out, mode, [("input", input), ("target", target), ("weight", weight)])
+
+    * ``result``: the loss as it will be returned (0-d or any shape), still
+      attached to the graph; it is returned unchanged (same object).
+    * ``mode``: from :func:`value_mode`. ``OFF`` returns at once.
+    * ``inputs``: ``(name, tensor)`` or ``(name, tensor, allow_neg_inf)`` for
+      every tensor argument whose NaN or inf reaches the result (``None``
+      entries are skipped). Only list tensors for which that holds: a value
+      masked out with ``where`` (an ignored target, say) may be NaN, and the
+      result, being right, is accepted.
+    * ``diagnose``: optional extra checks to run (SYNC mode only) when the
+      result is non-finite, after the inputs were found finite.
+
+    SYNC (CPU by default): one reduction of the result and a 0-d host read.
+    A finite result returns at once. A non-finite one runs
+    :func:`check_finite` on each input in order, which raises the usual
+    :class:`LossInputError` naming the first bad argument, then
+    ``diagnose``; if every input is finite the result is a genuine overflow
+    and is returned as it is (as torch would).
+
+    ASYNC (accelerators by default, or ``set_sync_policy("never")``): no
+    host read. One device-side assertion that the result is finite or every
+    listed input is finite (one ``aminmax`` per input), so a genuine overflow
+    passes in this mode too; the message names the listed arguments.
+    ``diagnose`` is not run: put checks that need it before the loss, as
+    ordinary value checks (they assert on the device in this mode).
+    """
+    if mode == OFF:
+        return result
+    total = result.detach()
+    if total.dim():
+        total = total.sum()
+    if mode == SYNC:
+        if bool(torch.isfinite(total)):
+            return result
+        for entry in inputs:
+            if entry[1] is not None:
+                check_finite(entry[1], entry[0], allow_neg_inf=len(entry) > 2 and bool(entry[2]))
+        if diagnose is not None:
+            diagnose()
+        return result
+    inputs_ok = None
+    names = []
+    for entry in inputs:
+        if entry[1] is not None:
+            verdict = _finite_verdict(entry[1], len(entry) > 2 and bool(entry[2]))
+            inputs_ok = verdict if inputs_ok is None else inputs_ok & verdict
+            names.append(entry[0])
+    if inputs_ok is not None:
+        _device_assert(
+            torch.isfinite(total) | inputs_ok,
+            f"the loss is non-finite and one of {', '.join(names)} holds NaN or inf; losses of NaN or inf "
+            f"are meaningless. Fix the data or the model (set_sync_policy('always') names the value), "
+            f"or pass validate=False.",
+        )
+    return result
 
 
 def _shape(t: torch.Tensor) -> str:
@@ -81,35 +284,149 @@ def _shape(t: torch.Tensor) -> str:
 
 
 def check_choice(value: object, name: str, choices: Sequence[str]) -> str:
-    if value not in choices:
+    if not isinstance(value, str) or value not in choices:
         raise LossInputError(
             f"{name}={value!r} is not supported; use one of {', '.join(map(repr, choices))}."
         )
-    return value  # type: ignore[return-value]
+    return value
 
 
 def check_reduction(reduction: object) -> str:
     return check_choice(reduction, "reduction", REDUCTIONS)
 
 
+def _real(value: object) -> float | None:
+    """``value`` as a float if it is a real number (Python or numpy, not a bool), else None."""
+    if isinstance(value, float):
+        return value
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        return None
+    if type(value).__name__ == "bool_":
+        return None
+    try:
+        return float(value)
+    except OverflowError:  # an int beyond the float range
+        return math.copysign(math.inf, value)  # type: ignore[arg-type]
+
+
+def check_number(value: object, name: str) -> float:
+    """A real number (int, float or numpy scalar, not a bool) as a float."""
+    real = _real(value)
+    if real is None:
+        raise LossInputError(f"{name} must be a number, got {value!r}.")
+    return real
+
+
 def check_positive(value: float, name: str) -> float:
-    if not isinstance(value, (int, float)) or isinstance(value, bool):
+    real = _real(value)
+    if real is None:
         raise LossInputError(f"{name} must be a positive number, got {value!r}.")
-    if not (value > 0 and math.isfinite(value)):
+    if not (real > 0 and math.isfinite(real)):
         raise LossInputError(f"{name} must be a finite number > 0, got {value!r}; pass e.g. {name}=1.0.")
-    return float(value)
+    return real
 
 
 def check_in_range(
     value: float, name: str, low: float, high: float, *, high_inclusive: bool = True
 ) -> float:
-    if not isinstance(value, (int, float)) or isinstance(value, bool):
-        raise LossInputError(f"{name} must be a number, got {value!r}.")
-    ok = low <= value <= high if high_inclusive else low <= value < high
+    real = check_number(value, name)
+    ok = low <= real <= high if high_inclusive else low <= real < high
     if not ok:
         bracket = "]" if high_inclusive else ")"
         raise LossInputError(f"{name} must lie in [{low:g}, {high:g}{bracket}, got {value!r}.")
-    return float(value)
+    return real
+
+
+def check_int(value: object, name: str, *, low: int | None = None, allow_none: bool = False) -> int | None:
+    """An int (Python or numpy, not a bool), optionally >= ``low``."""
+    if value is None and allow_none:
+        return None
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or type(value).__name__ == "bool_":
+        kind = "an int or None" if allow_none else "an int"
+        raise LossInputError(f"{name} must be {kind}, got {value!r}.")
+    out = int(value)
+    if low is not None and out < low:
+        raise LossInputError(f"{name} must be an int >= {low}, got {value!r}.")
+    return out
+
+
+_INT64 = (-(2**63), 2**63 - 1)
+
+
+def _int_range(dtype: torch.dtype) -> tuple[int, int]:
+    info = torch.iinfo(dtype)
+    return int(info.min), int(info.max)
+
+
+def check_ignore_index(ignore_index: object, target_dtype: torch.dtype | None = None) -> int:
+    """``ignore_index``: an int that an int64 can hold and, when not the default -100, that a
+    target of ``target_dtype`` can hold (so no target value can alias it modulo the dtype's range).
+
+    The default -100 on an unsigned target means "nothing is ignored": no uint8
+    value equals -100 (targets are compared as int64, never wrapped).
+    """
+    value = check_int(ignore_index, "ignore_index")
+    assert value is not None
+    lo, hi = _INT64
+    if not lo <= value <= hi:
+        raise LossInputError(
+            f"ignore_index={value} does not fit in int64 (class indices are int64); pass e.g. -100."
+        )
+    if target_dtype is not None and value != -100 and target_dtype not in (torch.int64,):
+        t_lo, t_hi = _int_range(target_dtype)
+        if not t_lo <= value <= t_hi:
+            raise LossInputError(
+                f"ignore_index={value} cannot occur in a target of dtype {target_dtype} "
+                f"(values [{t_lo}, {t_hi}]), so it would ignore nothing; pass an ignore_index in that "
+                f"range, or convert the target with target.long()."
+            )
+    return value
+
+
+def check_chunk_size(chunk_size: object) -> int | None:
+    """``chunk_size`` of the fused LM-head loss: a positive int (tokens per chunk) or None."""
+    if chunk_size is None:
+        return None
+    if isinstance(chunk_size, bool) or not isinstance(chunk_size, numbers.Integral) or int(chunk_size) < 1:
+        raise LossInputError(f"chunk_size must be a positive int (tokens per chunk) or None, got {chunk_size!r}.")
+    return int(chunk_size)
+
+
+def check_num_items(num_items: object) -> None:
+    """Structural check of ``num_items``: a finite number >= 0, or a one-element real tensor.
+
+    A tensor's value is checked by :func:`check_num_items_value` (a value check).
+    """
+    if isinstance(num_items, torch.Tensor):
+        if num_items.numel() != 1:
+            raise LossInputError(
+                f"num_items must be a number or a one-element tensor, got shape {tuple(num_items.shape)}."
+            )
+        if num_items.dtype == torch.bool or num_items.is_complex():
+            raise LossInputError(f"num_items must hold a real count, got a tensor of dtype {num_items.dtype}.")
+        return
+    real = _real(num_items)
+    if real is None or not (real >= 0 and math.isfinite(real)):
+        raise LossInputError(
+            f"num_items must be a finite number >= 0 (the global count of items in the step), got {num_items!r}."
+        )
+
+
+def check_num_items_value(num_items: torch.Tensor) -> None:
+    """Value check of a tensor ``num_items``: finite and >= 0."""
+    n = num_items.detach().reshape(())
+    if not n.is_floating_point():
+        ok = n >= 0
+    else:
+        ok = torch.isfinite(n) & (n >= 0)
+    if not host_read_allowed(n):
+        _device_assert(ok, "num_items holds NaN, inf or a negative count; pass the count of items (>= 0).")
+        return
+    if not bool(ok):
+        raise LossInputError(
+            f"num_items holds {n.item()!r}; it must be a finite count >= 0 (the global number of items in "
+            f"the step, e.g. from losskit.distributed.mean_divisor)."
+        )
 
 
 # ---------------------------------------------------------------- tensors
@@ -124,13 +441,20 @@ def check_tensor(t: object, name: str) -> torch.Tensor:
 
 
 def check_float(t: torch.Tensor, name: str) -> torch.Tensor:
-    check_tensor(t, name)
+    if not isinstance(t, torch.Tensor):
+        check_tensor(t, name)
     if not t.is_floating_point():
         raise LossInputError(
             f"{name} has dtype {t.dtype}, but this loss needs a floating-point tensor; "
             f"convert it with {name}.float()."
         )
     return t
+
+
+def check_index_dtype(target: torch.Tensor, name: str = "target") -> None:
+    """Class indices need an integer dtype (not bool or complex)."""
+    if target.dtype in (torch.bool, torch.complex64, torch.complex128) or target.is_floating_point():
+        raise LossInputError(f"{name} has dtype {target.dtype}; pass class indices as int64 ({name}.long()).")
 
 
 def check_same_shape(
@@ -154,6 +478,13 @@ def check_same_shape(
 
 
 def check_finite(t: torch.Tensor, name: str, *, allow_neg_inf: bool = False) -> None:
+    if not host_read_allowed(t):
+        _device_assert(
+            _finite_verdict(t, allow_neg_inf),
+            f"{name} holds NaN or inf; losses of NaN or inf are meaningless. Fix the data or the model, "
+            f"or pass validate=False.",
+        )
+        return
     # A finite sum proves every value finite (NaN and inf propagate through a sum), at the cost of
     # one reduction instead of a mask and a reduction; only a non-finite sum (bad values, or an
     # overflowing sum of finite ones) needs the elementwise look.
@@ -170,8 +501,15 @@ def check_finite(t: torch.Tensor, name: str, *, allow_neg_inf: bool = False) -> 
 
 
 def check_weight_values(weight: torch.Tensor | None, name: str = "weight") -> None:
-    """Value checks of a weight tensor: finite and >= 0."""
-    if weight is None:
+    """Value checks of a weight tensor: finite and >= 0, in one pass (``aminmax``)."""
+    if weight is None or weight.numel() == 0:
+        return
+    lo, hi = torch.aminmax(weight.detach())
+    ok = (lo >= 0) & (hi < math.inf)  # NaN fails both comparisons
+    if not host_read_allowed(weight):
+        _device_assert(ok, f"{name} holds a negative, NaN or inf value; weights must be finite and >= 0.")
+        return
+    if bool(ok):
         return
     check_finite(weight, name)
     check_nonnegative(weight, name)
@@ -211,19 +549,37 @@ def check_class_weight(weight: torch.Tensor | None, num_classes: int, name: str 
 
 
 def check_nonnegative(t: torch.Tensor, name: str) -> None:
+    if not host_read_allowed(t):
+        _device_assert(~(t < 0).any(), f"{name} holds a negative value; weights must be >= 0.")
+        return
     if bool((t < 0).any()):
         raise LossInputError(f"{name} holds a negative value ({t.min().item():g}); weights must be >= 0.")
 
 
-def check_class_indices(target: torch.Tensor, num_classes: int, ignore_index: int | None) -> None:
-    valid = target != ignore_index if ignore_index is not None else torch.ones_like(target, dtype=torch.bool)
-    bad = valid & ((target < 0) | (target >= num_classes))
+def check_class_indices(
+    target: torch.Tensor, num_classes: int, ignore_index: int | None, *, classes: str = "along dim 1"
+) -> None:
+    """Every class index in [0, num_classes), except those equal to ``ignore_index``.
+
+    Compared as int64, so a narrow dtype can neither alias ``ignore_index``
+    (uint8 156 is not -100) nor wrap ``num_classes`` (int8 and C = 200).
+    """
+    t = target if target.dtype == torch.int64 else target.long()
+    bad = (t < 0) | (t >= num_classes)
+    if ignore_index is not None:
+        bad = bad & (t != ignore_index)
+    where = "input has" if classes == "along dim 1" else "there are"
+    if not host_read_allowed(t):
+        message = f"target holds a class index outside [0, {num_classes}); {where} {num_classes} classes {classes}."
+        _device_assert(~bad.any(), message)
+        return
     if bool(bad.any()):
-        value = target[bad].flatten()[0].item()
+        value = t[bad].flatten()[0].item()
         ignore = f" other than ignore_index={ignore_index}" if ignore_index is not None else ""
+        dtype = f" (target dtype {target.dtype})" if target.dtype != torch.int64 else ""
         raise LossInputError(
-            f"target holds the class index {value}, outside [0, {num_classes}){ignore}; "
-            f"input has {num_classes} classes along dim 1."
+            f"target holds the class index {value}{dtype}, outside [0, {num_classes}){ignore}; "
+            f"{where} {num_classes} classes {classes}."
         )
 
 
@@ -245,12 +601,25 @@ def check_probabilities(p: torch.Tensor, name: str, *, dim: int = 1, log: bool =
     """Values in [0, 1] (or <= 0 for log-probabilities) whose rows along ``dim`` sum to 1."""
     tol = prob_sum_tolerance(p.dtype, p.shape[dim] if p.dim() > dim else 1, log=log)
     if log:
+        probs = p.float().exp() if p.dtype != torch.float64 else p.exp()
+    else:
+        probs = p.float() if p.dtype != torch.float64 else p
+    if not host_read_allowed(p):
+        if p.numel() == 0:
+            return
+        lo, hi = torch.aminmax(p.detach())
+        ok = (hi <= tol) if log else ((lo >= -tol) & (hi <= 1 + tol))
+        err = (probs.detach().sum(dim=dim) - 1).abs()
+        ok = ok & ~(err > tol).any()
+        kind = "log-probabilities (<= 0" if log else "probabilities (in [0, 1]"
+        _device_assert(ok, f"{name} must hold {kind}, rows along dim {dim} summing to 1 within {tol:g}).")
+        return
+    if log:
         if bool((p > tol).any()):
             raise LossInputError(
                 f"{name} holds the log-probability {p.max().item():g} > 0; pass log-probabilities "
                 f"(e.g. log_softmax), or choose another *_kind."
             )
-        probs = p.float().exp() if p.dtype != torch.float64 else p.exp()
     else:
         if bool((p < -tol).any()) or bool((p > 1 + tol).any()):
             value = p.min().item() if bool((p < -tol).any()) else p.max().item()
@@ -258,7 +627,6 @@ def check_probabilities(p: torch.Tensor, name: str, *, dim: int = 1, log: bool =
                 f"{name} holds the value {value:g}, outside [0, 1]; pass probabilities, or choose "
                 f"another *_kind (e.g. 'logits')."
             )
-        probs = p.float() if p.dtype != torch.float64 else p
     sums = probs.sum(dim=dim)
     err = (sums - 1).abs()
     if err.numel() and bool((err > tol).any()):
@@ -276,29 +644,31 @@ def check_interval(
     value: float, name: str, low: float, high: float, *, low_open: bool = False, high_open: bool = False
 ) -> float:
     """A real number in an interval whose ends may be open; ``low``/``high`` may be infinite."""
-    if not isinstance(value, (int, float)) or isinstance(value, bool):
-        raise LossInputError(f"{name} must be a number, got {value!r}.")
-    above = value > low if low_open else value >= low
-    below = value < high if high_open else value <= high
-    if not (above and below) or math.isnan(value):
+    real = check_number(value, name)
+    above = real > low if low_open else real >= low
+    below = real < high if high_open else real <= high
+    if not (above and below) or math.isnan(real):
         left = "(" if low_open else "["
         right = ")" if high_open else "]"
         raise LossInputError(f"{name} must lie in {left}{low:g}, {high:g}{right}, got {value!r}.")
-    return float(value)
+    return real
 
 
 def check_unit_interval(t: torch.Tensor, name: str, *, log: bool = False) -> None:
     """Elementwise probabilities in [0, 1] (or log-probabilities <= 0); rows need not sum to 1."""
     tol = PROB_SUM_ATOL
+    bad = t > tol if log else (t < -tol) | (t > 1 + tol)
+    if not host_read_allowed(t):
+        kind = "log-probabilities <= 0" if log else "probabilities in [0, 1]"
+        _device_assert(~bad.any(), f"{name} must hold {kind}.")
+        return
     if log:
-        bad = t > tol
         if bool(bad.any()):
             raise LossInputError(
                 f"{name} holds the log-probability {t[bad].flatten()[0].item():g} > 0; pass "
                 f"log-probabilities (e.g. F.logsigmoid), or choose another *_kind."
             )
         return
-    bad = (t < -tol) | (t > 1 + tol)
     if bool(bad.any()):
         raise LossInputError(
             f"{name} holds the value {t[bad].flatten()[0].item():g}, outside [0, 1]; pass probabilities "
@@ -322,8 +692,115 @@ def check_broadcast_param(t: torch.Tensor, name: str, input: torch.Tensor) -> No
 
 def check_positive_values(t: torch.Tensor, name: str) -> None:
     """Every value > 0 (a tensor of scales)."""
+    if not host_read_allowed(t):
+        _device_assert(~(t <= 0).any(), f"every {name} must be > 0.")
+        return
     if bool((t <= 0).any()):
         raise LossInputError(f"{name} holds the value {t.min().item():g}; every {name} must be > 0.")
+
+
+# ---------------------------------------------------------------- classification pairs
+
+
+def check_classification_pair(
+    input: torch.Tensor,
+    target: torch.Tensor,
+    *,
+    input_kind: str,
+    target_kind: str,
+    label_smoothing: float,
+    ignore_index: object,
+    allow_index: bool,
+    allow_probs: bool,
+) -> tuple[bool, float, int]:
+    """Structural checks of a classification ``(input, target)``; metadata only.
+
+    ``input`` is (N, C, d1, ...) or unbatched (C,); ``target`` class indices
+    (N, d1, ...) of an integer dtype, or probabilities shaped like ``input``.
+    Returns ``(is_index, label_smoothing, ignore_index)``.
+    """
+    check_float(input, "input")
+    check_tensor(target, "target")
+    check_choice(input_kind, "input_kind", INPUT_KINDS)
+    check_choice(target_kind, "target_kind", TARGET_KINDS)
+    smoothing = check_in_range(label_smoothing, "label_smoothing", 0.0, 1.0)
+    if input.dim() == 0:
+        raise LossInputError(
+            "input is 0-d; a classification loss needs scores of shape (N, C) or (N, C, d1, ...)."
+        )
+    is_index = not target.is_floating_point()
+    if is_index:
+        check_index_dtype(target)
+    ignore = check_ignore_index(ignore_index, target.dtype if is_index else None)
+    batched_input = input.shape if input.dim() > 1 else (1, *input.shape)
+    batched_target = target.shape if input.dim() > 1 else (1, *target.shape)
+    expected_index_shape = batched_input[:1] + batched_input[2:]
+    if is_index:
+        if not allow_index:
+            raise LossInputError(
+                f"target has integer dtype {target.dtype}, but this loss needs probability targets "
+                f"shaped like input {tuple(batched_input)}; convert with F.one_hot(target, C).float()."
+            )
+        if tuple(batched_target) != tuple(expected_index_shape):
+            trailing_one = (
+                tuple(batched_target[:-1]) == tuple(expected_index_shape) and tuple(batched_target[-1:]) == (1,)
+            )
+            raise LossInputError(
+                f"target of class indices has shape {tuple(batched_target)} but input has shape "
+                f"{tuple(batched_input)} (class dim 1), so target must have shape {tuple(expected_index_shape)}."
+                + (" Drop the trailing dimension with target.squeeze(-1)." if trailing_one else "")
+            )
+    else:
+        if not allow_probs:
+            raise LossInputError(
+                f"target has floating dtype {target.dtype}, but this loss needs class indices; "
+                f"convert with target.long() (or target.argmax(1) for one-hot rows)."
+            )
+        if target.shape != input.shape:
+            hint = (
+                " It has the shape of class indices: convert with target.long()."
+                if tuple(batched_target) == tuple(expected_index_shape)
+                else ""
+            )
+            raise LossInputError(
+                f"target of probabilities has shape {tuple(batched_target)} but input has shape "
+                f"{tuple(batched_input)}; probability targets must match the input exactly.{hint}"
+            )
+        if ignore != -100:
+            raise LossInputError(
+                f"ignore_index={ignore} only applies to class-index targets, but target holds "
+                f"probabilities; drop ignore_index or zero those rows with sample_weight."
+            )
+    return is_index, smoothing, ignore
+
+
+def check_classification_values(
+    input: torch.Tensor,
+    target: torch.Tensor,
+    *,
+    input_kind: str,
+    target_kind: str,
+    is_index: bool,
+    num_classes: int,
+    ignore_index: int,
+    weight: torch.Tensor | None,
+) -> None:
+    """Value checks of a classification pair (run when :func:`resolve` says so)."""
+    if input_kind == "logits":
+        check_finite(input, "input")
+    elif input_kind == "log_probs":
+        check_finite(input, "input", allow_neg_inf=True)
+        check_probabilities(input, "input", log=True)
+    else:
+        check_finite(input, "input")
+        check_probabilities(input, "input")
+    if is_index:
+        check_class_indices(target, num_classes, ignore_index)
+    else:
+        log_t = target_kind == "log_probs"
+        check_finite(target, "target", allow_neg_inf=log_t)
+        check_probabilities(target, "target", log=log_t)
+    check_weight_values(weight)
 
 
 # ---------------------------------------------------------------- loss families: segmentation, metric, probabilistic

@@ -85,7 +85,9 @@ def elementwise_loss(
     values = kernel(x - y)
     if w is not None:
         values = values * w
-    return reduce_loss(values, reduction, denom=w, sample_weight=sample_weight, num_items=num_items)
+    return reduce_loss(
+        values, reduction, denom=w, sample_weight=sample_weight, num_items=num_items, validate=validate
+    )
 
 
 # -------------------------------------------------------------- classification
@@ -106,6 +108,7 @@ class ClassBatch:
       log_probs_target: the target as given when ``target_kind="log_probs"``.
       class_weight: the per-class weight vector (compute dtype) or None.
       unbatched: the caller passed a (C,) input; squeeze ``"none"`` output.
+      validate: the call's ``validate`` option, for the reduction's value checks.
     """
 
     log_p: torch.Tensor
@@ -115,6 +118,7 @@ class ClassBatch:
     log_probs_target: torch.Tensor | None
     class_weight: torch.Tensor | None
     unbatched: bool
+    validate: bool | None = None
 
     @property
     def num_classes(self) -> int:
@@ -126,6 +130,8 @@ class ClassBatch:
     def target_log_p(self) -> torch.Tensor:
         """log p_y at each position (index targets only)."""
         assert self.index is not None
+        if self.num_classes == 0:  # no class at all: every position must be ignored, and counts 0
+            return self.log_p.new_zeros(self.index.shape)
         return self.log_p.gather(1, self.index.unsqueeze(1)).squeeze(1)
 
     def position_weight(self) -> torch.Tensor | None:
@@ -186,7 +192,9 @@ class ClassBatch:
         values = self.mask(values)
         if w is not None and not preweighted:
             values = values * w
-        out = reduce_loss(values, reduction, denom=w, sample_weight=sample_weight, num_items=num_items)
+        out = reduce_loss(
+            values, reduction, denom=w, sample_weight=sample_weight, num_items=num_items, validate=self.validate
+        )
         if self.unbatched and reduction == "none":
             out = out.squeeze(0)
         return out
@@ -225,89 +233,32 @@ def prepare_classification(
     indices (N, d1, ...) of an integer dtype, or probabilities shaped like
     ``input`` (``target_kind`` says whether they are log-probabilities).
     """
-    V.check_float(input, "input")
-    V.check_tensor(target, "target")
-    V.check_choice(input_kind, "input_kind", V.INPUT_KINDS)
-    V.check_choice(target_kind, "target_kind", V.TARGET_KINDS)
-    V.check_in_range(label_smoothing, "label_smoothing", 0.0, 1.0)
-    if isinstance(ignore_index, bool) or not isinstance(ignore_index, int):
-        raise V.LossInputError(f"ignore_index must be an int, got {ignore_index!r}.")
-    if input.dim() == 0:
-        raise V.LossInputError(
-            "input is 0-d; a classification loss needs scores of shape (N, C) or (N, C, d1, ...)."
-        )
-
-    is_index = not target.is_floating_point()
+    is_index, label_smoothing, ignore_index = V.check_classification_pair(
+        input, target, input_kind=input_kind, target_kind=target_kind, label_smoothing=label_smoothing,
+        ignore_index=ignore_index, allow_index=allow_index, allow_probs=allow_probs,
+    )
     unbatched = input.dim() == 1
-    if is_index and target.dtype in (torch.bool, torch.complex64, torch.complex128):
-        raise V.LossInputError(f"target has dtype {target.dtype}; pass class indices as int64 (target.long()).")
     if unbatched:
         input = input.unsqueeze(0)
         target = target.unsqueeze(0)
     num_classes = input.shape[1]
-    expected_index_shape = input.shape[:1] + input.shape[2:]
-
-    if is_index:
-        if not allow_index:
-            raise V.LossInputError(
-                f"target has integer dtype {target.dtype}, but this loss needs probability targets "
-                f"shaped like input {tuple(input.shape)}; convert with F.one_hot(target, C).float()."
-            )
-        if target.shape != expected_index_shape:
-            trailing_one = target.shape[:-1] == expected_index_shape and target.shape[-1:] == (1,)
-            raise V.LossInputError(
-                f"target of class indices has shape {tuple(target.shape)} but input has shape "
-                f"{tuple(input.shape)} (class dim 1), so target must have shape {tuple(expected_index_shape)}."
-                + (" Drop the trailing dimension with target.squeeze(-1)." if trailing_one else "")
-            )
-    else:
-        if not allow_probs:
-            raise V.LossInputError(
-                f"target has floating dtype {target.dtype}, but this loss needs class indices; "
-                f"convert with target.long() (or target.argmax(1) for one-hot rows)."
-            )
-        if target.shape != input.shape:
-            hint = (
-                " It has the shape of class indices: convert with target.long()."
-                if target.shape == expected_index_shape
-                else ""
-            )
-            raise V.LossInputError(
-                f"target of probabilities has shape {tuple(target.shape)} but input has shape "
-                f"{tuple(input.shape)}; probability targets must match the input exactly.{hint}"
-            )
-        if ignore_index != -100:
-            raise V.LossInputError(
-                f"ignore_index={ignore_index} only applies to class-index targets, but target holds "
-                f"probabilities; drop ignore_index or zero those rows with sample_weight."
-            )
     V.check_class_weight(weight, num_classes)
-
     if V.resolve(validate):
-        if input_kind == "logits":
-            V.check_finite(input, "input")
-        elif input_kind == "log_probs":
-            V.check_finite(input, "input", allow_neg_inf=True)
-            V.check_probabilities(input, "input", log=True)
-        else:
-            V.check_finite(input, "input")
-            V.check_probabilities(input, "input")
-        if is_index:
-            V.check_class_indices(target, num_classes, ignore_index)
-        else:
-            log_t = target_kind == "log_probs"
-            V.check_finite(target, "target", allow_neg_inf=log_t)
-            V.check_probabilities(target, "target", log=log_t)
-        V.check_weight_values(weight)
+        V.check_classification_values(
+            input, target, input_kind=input_kind, target_kind=target_kind, is_index=is_index,
+            num_classes=num_classes, ignore_index=ignore_index, weight=weight,
+        )
 
     dtype = compute_dtype(input) if is_index else compute_dtype(input, target)
     log_p = log_probs_from_input(input, input_kind, dtype)
     w = None if weight is None else weight.to(dtype)
     if is_index:
+        # int64 before comparing: a narrow dtype would wrap ignore_index (uint8 156 == -100)
+        target = target.long()
         valid = target != ignore_index
-        index = torch.where(valid, target, torch.zeros_like(target)).long()
-        return ClassBatch(log_p, index, valid, None, None, w, unbatched)
+        index = torch.where(valid, target, torch.zeros_like(target))
+        return ClassBatch(log_p, index, valid, None, None, w, unbatched, validate)
     t = target.to(dtype)
     if target_kind == "log_probs":
-        return ClassBatch(log_p, None, None, t.exp(), t, w, unbatched)
-    return ClassBatch(log_p, None, None, t, None, w, unbatched)
+        return ClassBatch(log_p, None, None, t.exp(), t, w, unbatched, validate)
+    return ClassBatch(log_p, None, None, t, None, w, unbatched, validate)

@@ -21,6 +21,11 @@ whenever the inputs are, and only a non-finite sum triggers the full
 :func:`losskit._validate.check_finite` (which raises the usual error, or lets
 a genuine overflow through as the plain path does).
 
+The reduction is :mod:`losskit._reduce`'s: the mean's denominator comes from
+:func:`~losskit._reduce.scalar_denominator` (the one ``num_items`` parser) and
+the zero-items rule from :func:`~losskit._reduce.divide_or_zero`; a tensor
+``num_items`` that may not be read on the host takes the plain path.
+
 Switch: :func:`set_fused_elementwise` / :func:`fused_elementwise` (context
 manager) with ``"auto"`` (default: fused where eligible and the kernel
 builds), ``"always"`` (like auto, but an eligible call raises if the kernel
@@ -39,6 +44,7 @@ from dataclasses import dataclass
 
 import torch
 
+from ... import _reduce as R
 from ... import _validate as V
 from . import _native
 
@@ -114,10 +120,7 @@ class _FusedElementwise(torch.autograd.Function):
         if spec.check and not math.isfinite(total):
             V.check_finite(input, "input")
             V.check_finite(target, "target")
-        if spec.den is None:
-            value = total
-        else:
-            value = total / spec.den if spec.den != 0 else 0.0
+        value = total if spec.den is None else R.divide_or_zero(total, spec.den)
         ctx.spec = spec
         # not save_for_backward: backward hands this very buffer to autograd, which can only
         # adopt it as input.grad (instead of copying it) if nothing else still references it
@@ -138,7 +141,9 @@ class _FusedElementwise(torch.autograd.Function):
             if g is None:  # a second backward through a retained graph: recompute
                 input, target = ctx.saved_tensors
                 _, g = _run(ctx.spec, input, target)
-            if grad_output.item() != 1.0:
+            # reading grad_output is free on a CPU (this path is CPU-only), but not allowed in the
+            # no-sync policy: then always multiply
+            if not V.host_read_allowed(grad_output) or grad_output.item() != 1.0:
                 g.mul_(grad_output)
         grad_target = g.neg() if need_target else None
         return (g if need_input else None), grad_target, None
@@ -146,29 +151,6 @@ class _FusedElementwise(torch.autograd.Function):
 
 def _plain_tensor(t: object) -> bool:
     return type(t) in (torch.Tensor, torch.nn.Parameter)
-
-
-def _compiling() -> bool:
-    compiler = getattr(torch, "compiler", None)
-    return bool(compiler is not None and hasattr(compiler, "is_compiling") and compiler.is_compiling())
-
-
-def _functorch_active() -> bool:
-    probe = getattr(torch._C, "_are_functorch_transforms_active", None)
-    return bool(probe()) if probe is not None else False
-
-
-def _denominator(num_items: object, count: int) -> float | None:
-    """Mean's denominator, or None where num_items is unusual (the plain path then checks it)."""
-    if num_items is None:
-        return float(count)
-    if isinstance(num_items, bool):
-        return None
-    if isinstance(num_items, (int, float)):
-        return float(num_items) if num_items >= 0 else None
-    if _plain_tensor(num_items) and num_items.numel() == 1 and not num_items.requires_grad:  # type: ignore[union-attr]
-        return float(num_items.item())  # type: ignore[union-attr]
-    return None
 
 
 def _eligible(input: object, target: object) -> bool:
@@ -188,7 +170,7 @@ def _eligible(input: object, target: object) -> bool:
         and target.is_contiguous()
         and not input.is_neg()
         and not target.is_neg()
-        and not _functorch_active()
+        and not V._functorch_active()
     )
 
 
@@ -204,18 +186,20 @@ def fused_elementwise_loss(
     validate: bool | None,
 ) -> torch.Tensor | None:
     """The fused loss ``op = (name, delta)``, or None where the plain path must run."""
-    if _mode == "never" or _compiling():  # first: nothing below may be traced by dynamo
+    if _mode == "never" or V._is_compiling():  # first: nothing below may be traced by dynamo
         return None
     if reduction not in ("mean", "sum") or weight is not None or sample_weight is not None:
         return None
     if not _eligible(input, target):
         return None
     if reduction == "mean":
-        den = _denominator(num_items, input.numel())
+        den = R.scalar_denominator(num_items, input.numel(), validate=validate)
         if den is None:
             return None
-        scale = 1.0 / den if den != 0 else 0.0
+        scale = R.divide_or_zero(1.0, den)
     else:
+        if num_items is not None:
+            V.check_num_items(num_items)  # unused by "sum", but checked as on the plain path
         den, scale = None, 1.0
     if _native.library() is None:
         if _mode == "always":

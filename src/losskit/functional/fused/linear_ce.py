@@ -323,10 +323,6 @@ def _row_factors(p: _Problem) -> torch.Tensor:
     return factor.reshape(-1).contiguous()
 
 
-def _grad_through(t: object) -> bool:
-    return isinstance(t, torch.Tensor) and t.requires_grad
-
-
 def linear_cross_entropy(
     hidden: torch.Tensor,
     weight: torch.Tensor,
@@ -370,6 +366,34 @@ def linear_cross_entropy(
       Wijmans et al., *Cut Your Losses in Large-Vocabulary Language Models*, ICLR 2025;
       Hsu et al., *Liger Kernel: Efficient Triton Kernels for LLM Training*, 2024.
     """
+    kwargs = dict(
+        bias=bias, ignore_index=ignore_index, label_smoothing=label_smoothing, reduction=reduction,
+        sample_weight=sample_weight, num_items=num_items, chunk_size=chunk_size, validate=validate,
+    )
+    if torch.compiler.is_compiling():
+        return _linear_cross_entropy_eager(hidden, weight, target, **kwargs)
+    return _linear_cross_entropy(hidden, weight, target, **kwargs)  # type: ignore[arg-type]
+
+
+def _grad_through(t: object) -> bool:
+    return isinstance(t, torch.Tensor) and t.requires_grad
+
+
+def _linear_cross_entropy(
+    hidden: torch.Tensor,
+    weight: torch.Tensor,
+    target: torch.Tensor,
+    *,
+    bias: torch.Tensor | None = None,
+    ignore_index: int = -100,
+    label_smoothing: float = 0.0,
+    reduction: str = "mean",
+    sample_weight: torch.Tensor | None = None,
+    num_items: Number | None = None,
+    chunk_size: int | None = None,
+    validate: bool | None = None,
+) -> torch.Tensor:
+    """The eager body of :func:`linear_cross_entropy`."""
     _check_structure(hidden, weight, target, bias, chunk_size, ignore_index, label_smoothing, reduction)
     cd = _compute_dtype(hidden, weight, bias)
     check = V.resolve(validate)
@@ -413,6 +437,11 @@ def linear_cross_entropy(
         return _reduce(p, _sweep(p, flat_hidden, weight, bias, None, (False, False, False))[0])
 
 
-_disable = getattr(getattr(torch, "compiler", None), "disable", None)
-if _disable is not None:  # under torch.compile, run eagerly (a graph break) instead of tracing the chunk loop
-    linear_cross_entropy = _disable(linear_cross_entropy)
+def _linear_cross_entropy_eager(*args: object, **kwargs: object) -> torch.Tensor:
+    return _linear_cross_entropy(*args, **kwargs)  # type: ignore[arg-type]
+
+
+# Under torch.compile, run eagerly (a graph break) instead of tracing the chunk loop. torch's lazy
+# form of torch.compiler.disable imports torch._dynamo only when first called under a compile, so
+# ``import losskit`` does not start dynamo.
+_linear_cross_entropy_eager = torch._disable_dynamo(_linear_cross_entropy_eager)
