@@ -818,6 +818,9 @@ def legacy_reduction(size_average: bool | None, reduce: bool | None, reduction: 
 def check_signed_target(target: torch.Tensor, name: str = "target") -> None:
     """Labels in {-1, 1} (margin and embedding losses)."""
     bad = (target != 1) & (target != -1)
+    if not host_read_allowed(target):
+        _device_assert(~bad.any(), f"{name} must hold labels in {{-1, 1}}.")
+        return
     if bool(bad.any()):
         raise LossInputError(
             f"{name} holds the value {target[bad].flatten()[0].item():g}; this loss needs labels in {{-1, 1}} "
@@ -846,6 +849,9 @@ def check_nonnegative_number(value: float, name: str) -> None:
 
 def check_nonnegative_values(t: torch.Tensor, name: str, what: str) -> None:
     """Every value >= 0 (counts, rates, variances)."""
+    if not host_read_allowed(t):
+        _device_assert(~(t < 0).any(), f"{name} must be >= 0 ({what}).")
+        return
     if bool((t < 0).any()):
         raise LossInputError(f"{name} holds the negative value {t.min().item():g}; {what} must be >= 0.")
 
@@ -886,6 +892,9 @@ def check_binary_mask_indices(target: torch.Tensor, ignore_index: int | None) ->
     """With one channel (a binary mask), class indices must be 0 or 1."""
     valid = target != ignore_index if ignore_index is not None else torch.ones_like(target, dtype=torch.bool)
     bad = valid & (target != 0) & (target != 1)
+    if not host_read_allowed(target):
+        _device_assert(~bad.any(), "target of a one-channel (binary) input must hold 0 or 1.")
+        return
     if bool(bad.any()):
         raise LossInputError(
             f"input has one channel (a binary mask), so target must hold 0 or 1, got {target[bad][0].item()}."
@@ -916,6 +925,9 @@ def check_multilabel_indices(target: torch.Tensor, input: torch.Tensor) -> None:
 
 def check_multilabel_index_values(target: torch.Tensor, num_classes: int) -> None:
     bad = (target < -1) | (target >= num_classes)
+    if not host_read_allowed(target):
+        _device_assert(~bad.any(), f"target must hold class indices in [0, {num_classes}) or -1.")
+        return
     if bool(bad.any()):
         raise LossInputError(
             f"target holds {target[bad][0].item()}, but multilabel_margin_loss needs class indices in "
@@ -948,4 +960,36 @@ def check_pair_labels(target: torch.Tensor, input1: torch.Tensor) -> None:
         raise LossInputError(
             f"target has shape {_shape(target)} but input1 has shape {_shape(input1)}; pass one label per "
             f"pair, shape {tuple(input1.shape[:-1])}."
+        )
+
+
+def check_binary_values(t: torch.Tensor, name: str) -> None:
+    """Every value 0 or 1 (a hard mask)."""
+    bad = (t != 0) & (t != 1)
+    if not host_read_allowed(t):
+        _device_assert(~bad.any(), f"{name} must hold only 0 and 1.")
+        return
+    if bool(bad.any()):
+        raise LossInputError(
+            f"{name} holds the value {t[bad].flatten()[0].item():g}; this loss needs a hard mask of 0 and 1 "
+            f"(threshold a soft mask, e.g. ({name} > 0.5).float())."
+        )
+
+
+def check_mask_ignore_index(ignore_index: int) -> None:
+    """ignore_index applies to class-index targets only."""
+    if ignore_index != -100:
+        raise LossInputError(
+            f"ignore_index={ignore_index} only applies to class-index targets, but target is a float mask; "
+            f"drop ignore_index, or zero the pixels to skip in both input and target."
+        )
+
+
+def check_batch_aggregate(reduction: str, sample_weight: object, num_items: object) -> None:
+    """aggregate='batch' pools the whole batch into one value: no per-sample reduction or weights."""
+    if reduction in ("none", "per_sample") or sample_weight is not None or num_items is not None:
+        raise LossInputError(
+            "aggregate='batch' pools every sample into one score, so there is one loss for the batch: use "
+            "reduction='mean' or 'sum' without sample_weight or num_items, or aggregate='sample' for "
+            "per-sample losses."
         )

@@ -402,3 +402,38 @@ __all__ += [
     "SupConLoss",
     "TripletMarginLoss",
 ]
+
+
+# ---------------------------------------------------------------- loss families: segmentation
+
+
+class DiceLoss(FunctionalLoss):
+    function = staticmethod(LF.dice_loss)
+
+
+class JaccardLoss(FunctionalLoss):
+    function = staticmethod(LF.jaccard_loss)
+
+
+class TverskyLoss(FunctionalLoss):
+    function = staticmethod(LF.tversky_loss)
+
+
+class FocalTverskyLoss(FunctionalLoss):
+    function = staticmethod(LF.focal_tversky_loss)
+
+
+class LovaszSoftmaxLoss(FunctionalLoss):
+    function = staticmethod(LF.lovasz_softmax_loss)
+
+
+class LovaszHingeLoss(FunctionalLoss):
+    function = staticmethod(LF.lovasz_hinge_loss)
+
+
+class DiceCELoss(FunctionalLoss):
+    function = staticmethod(LF.dice_ce_loss)
+
+
+__all__ += ["DiceCELoss", "DiceLoss", "FocalTverskyLoss", "JaccardLoss", "LovaszHingeLoss", "LovaszSoftmaxLoss",
+            "TverskyLoss"]

@@ -199,3 +199,19 @@ register("info_nce", "metric_learning", lnn.InfoNCELoss,
          aliases=("nt_xent",))
 register("supcon", "metric_learning", lnn.SupConLoss,
          "Supervised contrastive loss: every same-label positive against all others (Khosla et al. 2020).")
+
+# loss families (issue 11): segmentation
+register("dice", "segmentation", lnn.DiceLoss,
+         "Soft Dice: 1 - 2|P&Y|/(|P|+|Y|) per sample, macro over classes; absent classes left out.")
+register("jaccard", "segmentation", lnn.JaccardLoss,
+         "Soft Jaccard (IoU) loss: 1 - |P and Y| / |P or Y|, per sample, macro over classes.", aliases=("iou",))
+register("tversky", "segmentation", lnn.TverskyLoss,
+         "Tversky: Dice with false positives weighted by alpha and false negatives by beta (Salehi 2017).")
+register("focal_tversky", "segmentation", lnn.FocalTverskyLoss,
+         "Focal Tversky: (1 - Tversky)^gamma per class, for small structures (Abraham & Khan 2019).")
+register("lovasz_softmax", "segmentation", lnn.LovaszSoftmaxLoss,
+         "Lovasz-softmax: a tractable surrogate of the Jaccard index on probabilities (Berman et al. 2018).")
+register("lovasz_hinge", "segmentation", lnn.LovaszHingeLoss,
+         "Lovasz hinge: the Jaccard surrogate on binary logits, per channel (Berman et al. 2018).")
+register("dice_ce", "segmentation", lnn.DiceCELoss,
+         "Dice + cross-entropy, the medical-segmentation default (MONAI's DiceCELoss, nnU-Net).")

@@ -31,6 +31,15 @@ from .robust_regression import (
     tukey_loss,
     welsch_loss,
 )
+from .segmentation import (
+    dice_ce_loss,
+    dice_loss,
+    focal_tversky_loss,
+    jaccard_loss,
+    lovasz_hinge_loss,
+    lovasz_softmax_loss,
+    tversky_loss,
+)
 
 __all__ = [
     "barron_loss",
@@ -40,7 +49,10 @@ __all__ = [
     "cauchy_loss",
     "cosine_embedding_loss",
     "cross_entropy",
+    "dice_ce_loss",
+    "dice_loss",
     "focal_loss",
+    "focal_tversky_loss",
     "gaussian_nll_loss",
     "gce_loss",
     "geman_mcclure_loss",
@@ -48,12 +60,15 @@ __all__ = [
     "hinge_loss",
     "huber_loss",
     "info_nce_loss",
+    "jaccard_loss",
     "kl_div",
     "l1_loss",
     "laplace_nll_loss",
     "linear_cross_entropy",
     "log_cosh",
     "log_cosh_loss",
+    "lovasz_hinge_loss",
+    "lovasz_softmax_loss",
     "mae_loss",
     "margin_ranking_loss",
     "mse_loss",
@@ -76,5 +91,6 @@ __all__ = [
     "supcon_loss",
     "triplet_margin_loss",
     "tukey_loss",
+    "tversky_loss",
     "welsch_loss",
 ]
