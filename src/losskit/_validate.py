@@ -51,6 +51,10 @@ from collections.abc import Callable, Iterator, Sequence
 
 import torch
 
+# the valid choices of the string options, derived from their Literal types
+from ._types import INPUT_KINDS as INPUT_KINDS
+from ._types import REDUCTIONS as REDUCTIONS
+from ._types import TARGET_KINDS as TARGET_KINDS
 from .errors import LossInputError
 
 __all__ = [
@@ -63,9 +67,6 @@ __all__ = [
     "validation",
 ]
 
-REDUCTIONS = ("mean", "sum", "none", "per_sample")
-INPUT_KINDS = ("logits", "probs", "log_probs")
-TARGET_KINDS = ("probs", "log_probs")
 SYNC_POLICIES = ("auto", "never", "always")
 # Rows of probabilities must sum to 1 within this tolerance (after upcasting
 # to float32 at least), or within the rounding error of their dtype if that is
@@ -801,6 +802,52 @@ def check_classification_values(
         check_finite(target, "target", allow_neg_inf=log_t)
         check_probabilities(target, "target", log=log_t)
     check_weight_values(weight)
+
+
+# ---------------------------------------------------------------- scales within the compute dtype
+
+
+def _normal_range(dtype: torch.dtype) -> tuple[float, float]:
+    info = torch.finfo(dtype)
+    return info.tiny, info.max
+
+
+def check_scale_in_dtype(value: float | torch.Tensor, name: str, dtype: torch.dtype) -> float | torch.Tensor:
+    """A scale option (``delta``, ``scale``, ``c``) that ``dtype`` holds as a normal number.
+
+    Outside ``[finfo.tiny, finfo.max]`` the scale itself rounds to 0 or inf in
+    the dtype the loss is computed in. A tensor is checked value by value (a
+    value check: call it only when validation is on).
+    """
+    low, high = _normal_range(dtype)
+    if isinstance(value, torch.Tensor):
+        bad = ~((value >= low) & (value <= high))
+        if not bool(bad.any()):
+            return value
+        value = value[bad].flatten()[0].item()
+    elif low <= value <= high:
+        return float(value)
+    hint = "" if dtype == torch.float64 else ", or compute in float64 (input.double(), target.double())"
+    raise LossInputError(
+        f"{name}={value!r} is outside [{low:g}, {high:g}], the positive normal numbers of {dtype} that the "
+        f"loss is computed in, so it would round to {'inf' if value > high else '0'}; pass a {name} in "
+        f"that range{hint}."
+    )
+
+
+def check_scale_for_inputs(value: float, name: str, input: object, target: object) -> float:
+    """:func:`check_scale_in_dtype` in the dtype a loss computes ``input``/``target`` in (half: float32).
+
+    Tensors of other kinds are left to the tensor checks that follow.
+    """
+    if not (isinstance(input, torch.Tensor) and isinstance(target, torch.Tensor)):
+        return value
+    if not (input.is_floating_point() and target.is_floating_point()):
+        return value
+    dtype = torch.promote_types(input.dtype, target.dtype)
+    if dtype in (torch.float16, torch.bfloat16):
+        dtype = torch.float32
+    return float(check_scale_in_dtype(value, name, dtype))
 
 
 # ---------------------------------------------------------------- loss families: segmentation, metric, probabilistic

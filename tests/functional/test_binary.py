@@ -198,3 +198,38 @@ def test_bad_hyperparameters(batch):
         LF.binary_cross_entropy(logits, hard, pos_weight=-1.0)
     with pytest.raises(LossInputError, match="pos_weight holds a negative value"):
         LF.binary_cross_entropy(logits, hard, pos_weight=-torch.ones(3, dtype=torch.float64))
+
+
+# ------------------------------------------------------------------ second order (issue 13, item 5)
+
+
+def _naive_binary_focal(x: torch.Tensor, y: torch.Tensor, alpha: float, gamma: float) -> torch.Tensor:
+    p = torch.sigmoid(x)
+    ce = -(y * torch.log(p) + (1 - y) * torch.log(1 - p))
+    p_t = y * p + (1 - y) * (1 - p)
+    return ((y * alpha + (1 - y) * (1 - alpha)) * (1 - p_t) ** gamma * ce).sum()
+
+
+@pytest.mark.parametrize("gamma", [0.5, 1.0, 2.0, 3.5])
+@pytest.mark.parametrize("soft", [False, True], ids=["hard", "soft"])
+def test_binary_focal_hessian_is_finite_and_matches_autograd_of_the_naive_form(gamma, soft):
+    """create_graph=True at ordinary float64 inputs gave an all-NaN Hessian (log 0 = -inf inside logaddexp)."""
+    gen = torch.Generator().manual_seed(3)
+    x = torch.randn(4, 3, generator=gen, dtype=torch.float64) * 2
+    y = torch.rand(4, 3, generator=gen, dtype=torch.float64)
+    y = y if soft else y.round()
+    hessian = torch.func.hessian(lambda a: LF.binary_focal_loss(a, y, gamma=gamma, reduction="sum"))(x)
+    assert torch.isfinite(hessian).all()
+    expected = torch.func.hessian(lambda a: _naive_binary_focal(a, y, 0.25, gamma))(x)
+    torch.testing.assert_close(hessian, expected, rtol=1e-9, atol=1e-12)
+    a = x.clone().requires_grad_()
+    (g,) = torch.autograd.grad(LF.binary_focal_loss(a, y, gamma=gamma, reduction="sum"), a, create_graph=True)
+    (h_rows,) = torch.autograd.grad(g.sum(), a)
+    torch.testing.assert_close(h_rows, expected.sum((2, 3)), rtol=1e-9, atol=1e-12)
+
+
+def test_binary_focal_second_derivative_finite_at_saturated_logits():
+    x = torch.tensor([-1e4, -40.0, 40.0, 1e4], dtype=torch.float64)
+    for y in (torch.zeros(4, dtype=torch.float64), torch.ones(4, dtype=torch.float64)):
+        h = torch.func.hessian(lambda a, y=y: LF.binary_focal_loss(a, y, reduction="sum"))(x)
+        assert torch.isfinite(h).all()

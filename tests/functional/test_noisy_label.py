@@ -313,3 +313,55 @@ def test_core_checks_apply(fn, batch):
         fn(logits, torch.full((N,), 7))
     with pytest.raises(LossInputError, match="must have shape"):
         fn(logits, index[:, None])
+
+
+# ------------------------------------------------------------------ forward mode, second order, tiny q (issue 13)
+
+
+def _naive_focal(x: torch.Tensor, t: torch.Tensor, gamma: float) -> torch.Tensor:
+    p_y = torch.softmax(x, 1).gather(1, t[:, None]).squeeze(1)
+    return ((1 - p_y) ** gamma * -torch.log(p_y)).sum()
+
+
+@pytest.mark.parametrize("gamma", [0.0, 0.5, 2.0])
+def test_focal_loss_under_jvp_and_hessian_matches_the_naive_form(gamma):
+    """focal_loss under torch.func.jvp raised NotImplementedError (a custom Function without jvp)."""
+    gen = torch.Generator().manual_seed(1)
+    x = torch.randn(5, 4, generator=gen, dtype=torch.float64)
+    t = torch.tensor([0, 3, 1, 1, 2])
+    v = torch.randn(5, 4, generator=gen, dtype=torch.float64)
+
+    def loss(a: torch.Tensor) -> torch.Tensor:
+        return LF.focal_loss(a, t, gamma=gamma, reduction="sum", validate=False)
+
+    value, tangent = torch.func.jvp(loss, (x,), (v,))
+    expected_grad = torch.func.grad(lambda a: _naive_focal(a, t, gamma))(x)
+    torch.testing.assert_close(value, _naive_focal(x, t, gamma))
+    torch.testing.assert_close(tangent, (expected_grad * v).sum())
+    torch.testing.assert_close(torch.func.hessian(loss)(x), torch.func.hessian(lambda a: _naive_focal(a, t, gamma))(x))
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_gce_with_q_that_underflows_is_cross_entropy(dtype):
+    """gce_loss(q=1e-300) in float32 was 0/0 = NaN; the q -> 0 limit is cross-entropy."""
+    x = torch.randn(4, 3, dtype=dtype, generator=torch.Generator().manual_seed(0), requires_grad=True)
+    t = torch.tensor([0, 2, 1, 1])
+    loss = LF.gce_loss(x, t, q=1e-300)
+    torch.testing.assert_close(loss, F.cross_entropy(x, t))
+    torch.testing.assert_close(torch.autograd.grad(loss, x)[0], torch.autograd.grad(F.cross_entropy(x, t), x)[0])
+
+
+@pytest.mark.parametrize("fn", [LF.cross_entropy, LF.gce_loss, LF.focal_loss])
+@pytest.mark.parametrize("value", [2**70, -(2**63) - 1])
+def test_ignore_index_beyond_int64_is_refused_with_its_range(fn, value):
+    """ignore_index=2**70 raised Python's 'int too big to convert'."""
+    with pytest.raises(LossInputError) as e:
+        fn(torch.randn(3, 4), torch.tensor([0, 1, 2]), ignore_index=value)
+    assert f"ignore_index={value} does not fit in int64" in str(e.value)
+
+
+def test_ignore_index_accepts_numpy_integers():
+    import numpy as np
+
+    x, t = torch.randn(3, 4), torch.tensor([0, 1, 2])
+    torch.testing.assert_close(LF.cross_entropy(x, t, ignore_index=np.int64(1)), F.cross_entropy(x, t, ignore_index=1))

@@ -322,3 +322,141 @@ def test_core_checks_apply(fn):
         fn(torch.zeros(4, 1), torch.zeros(4))
     with pytest.raises(LossInputError, match="non-finite"):
         fn(torch.tensor([0.0, math.nan]), torch.zeros(2))
+
+
+# ------------------------------------------------------------ scales at the ends of the dtype (issue 13, items 7-8)
+
+# rho(r, c) at 50 digits, each written without cancellation (mpmath's log1p/expm1, and
+# sqrt(1 + z) - 1 = z / (1 + sqrt(1 + z))), so u^2 = 1e-600 loses nothing
+def _barron_mp_rho(alpha: float):
+    beta = abs(alpha - 2)
+    return lambda r, c: c**2 * beta / alpha * mp.expm1(alpha / 2 * mp.log1p((r / c) ** 2 / beta))
+
+
+MP_RHO = {
+    "pseudo_huber": (LF.pseudo_huber_loss, "delta", lambda r, c: r**2 / (1 + mp.sqrt(1 + (r / c) ** 2))),
+    "cauchy": (LF.cauchy_loss, "scale", lambda r, c: c**2 / 2 * mp.log1p((r / c) ** 2)),
+    "geman_mcclure": (LF.geman_mcclure_loss, "scale", lambda r, c: c**2 * 2 * (r / c) ** 2 / ((r / c) ** 2 + 4)),
+    "welsch": (LF.welsch_loss, "scale", lambda r, c: c**2 / 2 * -mp.expm1(-((r / c) ** 2))),
+    "tukey": (LF.tukey_loss, "c", lambda r, c: (r**2 / 6 * (3 - 3 * (r / c) ** 2 + (r / c) ** 4)
+                                                 if abs(r) <= c else c**2 / 6)),
+    "barron(alpha=0.5)": (lambda x, t, **kw: LF.barron_loss(x, t, alpha=0.5, **kw), "scale", _barron_mp_rho(0.5)),
+    "barron(alpha=-3)": (lambda x, t, **kw: LF.barron_loss(x, t, alpha=-3.0, **kw), "scale", _barron_mp_rho(-3.0)),
+    "barron(alpha=-inf)": (lambda x, t, **kw: LF.barron_loss(x, t, alpha=-math.inf, **kw), "scale",
+                           lambda r, c: c**2 * -mp.expm1(-((r / c) ** 2) / 2)),
+}
+# (dtype, scale, residuals): scales at and near both ends of each dtype, residuals from tiny to huge
+SCALE_EXTREMES = [
+    (torch.float32, 1e20, [1.0, -1.0, 0.5, 1e-20, 3e19, 1e21]),
+    (torch.float32, 1e30, [1.0, -0.5, 1e-30, 2e29, 1e31]),
+    (torch.float32, 3e38, [1.0, 1e19, 1e38]),
+    (torch.float32, 1e-30, [1.0, -1e-30, 3e-31, 1e30]),
+    (torch.float32, 2e-38, [1e-38, 1.0, 1e38]),
+    (torch.float64, 1e300, [1.0, -1e-300, 1e150, 1e299, 1e301]),
+    (torch.float64, 1e-300, [1.0, 1e10, 1e300, -3e-301]),
+]
+
+
+def _mp_psi(rho, r: float, c: float) -> float:
+    # a central difference with a step relative to the point: exact to ~1e-40 at 50 digits
+    h = abs(mp.mpf(r)) * mp.mpf(10) ** -20
+    return float(mp.diff(lambda s: rho(s, mp.mpf(c)), mp.mpf(r), h=h))
+
+
+@pytest.mark.parametrize(("dtype", "scale", "residuals"), SCALE_EXTREMES, ids=lambda v: str(v)[:12])
+@pytest.mark.parametrize("name", list(MP_RHO))
+def test_scales_at_the_ends_of_the_dtype_match_mpmath(name, dtype, scale, residuals):
+    """A scale of 1e20 or 1e30 in float32 used to give inf and NaN at |r| = 1; now values and gradients
+    equal mpmath's in the dtype's own precision, wherever the exact value is representable."""
+    fn, option, rho = MP_RHO[name]
+    with mp.workdps(50):
+        expected = [float(rho(mp.mpf(r), mp.mpf(scale))) for r in residuals]
+        expected_grad = [_mp_psi(rho, r, scale) for r in residuals]
+    x = torch.tensor(residuals, dtype=dtype, requires_grad=True)
+    values = fn(x, torch.zeros_like(x), reduction="none", **{option: scale})
+    (grad,) = torch.autograd.grad(values.sum(), x)
+    info = torch.finfo(dtype)
+    rtol = 1e-5 if dtype == torch.float32 else 1e-12
+    exp_t, grad_t = torch.tensor(expected, dtype=torch.float64), torch.tensor(expected_grad, dtype=torch.float64)
+    # compared where the exact value is representable (or underflows to 0); beyond the largest float it is inf
+    overflows = exp_t.abs() > info.max
+    representable = ((exp_t.abs() >= info.tiny) | (exp_t == 0)) & ~overflows
+    torch.testing.assert_close(values.double()[representable], exp_t[representable], rtol=rtol, atol=0)
+    assert torch.isinf(values[overflows]).all()
+    checked = ~overflows
+    if name.startswith("barron"):
+        # Barron's r-gradient is autograd's, whose products of r^2 underflow below |r| = sqrt(tiny)
+        checked &= torch.tensor(residuals, dtype=torch.float64).square() >= info.tiny
+    torch.testing.assert_close(grad.double()[checked], grad_t[checked], rtol=rtol, atol=info.tiny * 4)
+
+
+@pytest.mark.parametrize(("fn", "option"), [(f, o) for f, o, _ in MP_RHO.values()] + [(LF.huber_loss, "delta")])
+@pytest.mark.parametrize(("value", "dtype", "bound"), [(1e39, torch.float32, "inf"), (1e300, torch.float32, "inf"),
+                                                      (1e-39, torch.float32, "0"), (1e-310, torch.float64, "0")])
+def test_scale_the_dtype_cannot_hold_is_refused_with_its_range(fn, option, value, dtype, bound):
+    """delta=1e39 on float32 raised torch's 'cannot be converted' (huber, plain path), returned a number
+    (huber, fused path), gave NaN (pseudo_huber) or OverflowError (barron): now one LossInputError."""
+    x = torch.ones(3, dtype=dtype, requires_grad=True)
+    low, high = torch.finfo(dtype).tiny, torch.finfo(dtype).max
+    for reduction in ("mean", "none"):  # the fused and the plain path of huber
+        with pytest.raises(LossInputError) as e:
+            fn(x, torch.zeros_like(x), reduction=reduction, **{option: value})
+        assert f"{option}={value!r} is outside [{low:g}, {high:g}]" in str(e.value)
+        assert f"{dtype}" in str(e.value) and f"would round to {bound}" in str(e.value)
+
+
+def test_huber_delta_beyond_float32_is_computed_in_float64():
+    x = torch.tensor([1.0, -3.0], dtype=torch.float64, requires_grad=True)
+    expected = torch.tensor(2.5, dtype=torch.float64)  # (1 + 9) / 2 / 2: quadratic, far inside delta
+    torch.testing.assert_close(LF.huber_loss(x, torch.zeros_like(x), delta=1e39), expected)
+
+
+def test_barron_tensor_scale_the_dtype_cannot_hold_is_refused():
+    x = torch.ones(2)
+    with pytest.raises(LossInputError, match=r"scale=1e\+300 is outside \[1.17549e-38, 3.40282e\+38\]"):
+        LF.barron_loss(x, torch.zeros(2), scale=torch.tensor([1.0, 1e300], dtype=torch.float64))
+
+
+# ------------------------------------------------------------------ second order and forward mode (issue 13, item 6)
+
+NAIVE = {  # textbook rho(r) in torch ops: accurate and differentiable at moderate residuals
+    "pseudo_huber": (LF.pseudo_huber_loss, {"delta": 1.5}, lambda r: 1.5**2 * (torch.sqrt(1 + (r / 1.5) ** 2) - 1)),
+    "cauchy": (LF.cauchy_loss, {"scale": 0.8}, lambda r: 0.8**2 / 2 * torch.log1p((r / 0.8) ** 2)),
+    "geman_mcclure": (LF.geman_mcclure_loss, {"scale": 1.2},
+                      lambda r: 1.2**2 * 2 * (r / 1.2) ** 2 / ((r / 1.2) ** 2 + 4)),
+    "welsch": (LF.welsch_loss, {"scale": 0.9}, lambda r: 0.9**2 / 2 * (1 - torch.exp(-((r / 0.9) ** 2)))),
+    "tukey": (LF.tukey_loss, {"c": 2.0}, lambda r: torch.where(r.abs() <= 2, 4 / 6 * (1 - (1 - (r / 2) ** 2) ** 3),
+                                                              torch.full_like(r, 4 / 6))),
+    "quantile": (LF.quantile_loss, {"tau": 0.3}, lambda r: torch.maximum(0.3 * -r, (0.3 - 1) * -r)),
+    "barron": (LF.barron_loss, {"alpha": 0.5, "scale": 1.1},
+               lambda r: 1.1**2 * 1.5 / 0.5 * (((r / 1.1) ** 2 / 1.5 + 1) ** 0.25 - 1)),
+}
+R_SAFE = torch.tensor([-3.7, -1.3, -0.4, 0.25, 0.9, 1.7, 5.0], dtype=torch.float64)
+
+
+@pytest.mark.parametrize("name", list(NAIVE))
+def test_double_backward_and_jvp_match_autograd_of_the_textbook_form(name):
+    """quantile_loss's gradient had no graph under create_graph=True, so a second autograd.grad raised."""
+    fn, options, naive = NAIVE[name]
+    target = torch.zeros_like(R_SAFE)
+
+    def loss(x: torch.Tensor) -> torch.Tensor:
+        return fn(x, target, reduction="sum", **options)
+
+    x = R_SAFE.clone().requires_grad_()
+    (g,) = torch.autograd.grad(loss(x), x, create_graph=True)
+    (h_diag,) = torch.autograd.grad(g.sum(), x)  # the Hessian is diagonal: its row sums are its diagonal
+    expected = torch.func.hessian(lambda a: naive(a).sum())(R_SAFE).diagonal()
+    torch.testing.assert_close(h_diag, expected, rtol=1e-10, atol=1e-12)
+    _, tangent = torch.func.jvp(loss, (R_SAFE,), (torch.ones_like(R_SAFE),))
+    torch.testing.assert_close(tangent, torch.func.grad(lambda a: naive(a).sum())(R_SAFE).sum())
+
+
+def test_quantile_second_derivative_is_zero_like_torch_l1():
+    x = torch.tensor([-1.0, 0.0, 2.0], dtype=torch.float64, requires_grad=True)
+    (g,) = torch.autograd.grad(LF.quantile_loss(x, torch.zeros_like(x), tau=0.2, reduction="sum"), x, create_graph=True)
+    torch.testing.assert_close(g.detach(), torch.tensor([-0.2, 0.0, 0.8], dtype=torch.float64))  # 0 at r = 0
+    (h,) = torch.autograd.grad(g.sum(), x)
+    (g_l1,) = torch.autograd.grad(torch.nn.functional.l1_loss(x, torch.zeros_like(x), reduction="sum"), x,
+                                  create_graph=True)
+    torch.testing.assert_close(h, torch.autograd.grad(g_l1.sum(), x)[0])

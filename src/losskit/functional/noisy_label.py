@@ -31,6 +31,7 @@ import torch
 
 from .. import _validate as V
 from ._prep import ClassBatch, Number, class_view, prepare_classification
+from ._stable import exprel, split
 
 __all__ = ["focal_loss", "gce_loss", "nce_loss", "nce_mae_loss", "nce_rce_loss", "poly1_loss", "sce_loss"]
 
@@ -164,7 +165,7 @@ def gce_loss(
     q = V.check_interval(q, "q", 0.0, 1.0, low_open=True)
     b = _prepare(input, target, input_kind=input_kind, weight=weight, ignore_index=ignore_index,
                  label_smoothing=label_smoothing, validate=validate)
-    values = _expected(b, lambda log_p: -torch.expm1(q * log_p) / q, label_smoothing)
+    values = _expected(b, lambda log_p: _box_cox(log_p, q), label_smoothing)
     return b.reduce(values, reduction, sample_weight=sample_weight, num_items=num_items)
 
 
@@ -335,42 +336,32 @@ def nce_mae_loss(
     return b.reduce(values, reduction, sample_weight=sample_weight, num_items=num_items)
 
 
-class _FocalTerm(torch.autograd.Function):
-    """:math:`(1 - e^{l})^{\\gamma}\\,(-l)` of :math:`l = \\log p`, with its exact gradient.
+def _focal_term(log_p: torch.Tensor, gamma: float) -> torch.Tensor:
+    """:math:`(1 - p)^{\\gamma}\\,(-l)` of :math:`l = \\log p`, in plain differentiable ops.
 
-    Autograd through ``pow`` would give :math:`0 \\cdot \\infty = \\mathrm{NaN}`
-    at :math:`p = 1` for :math:`\\gamma < 1`; the true derivative
-
-    .. math::
-
-        \\frac{d}{dl} = (1 - p)^{\\gamma} \\left(\\gamma\\, \\frac{p\\, l}{1 - p} - 1\\right)
-
-    is finite there (0 for :math:`\\gamma > 0`, -1 for :math:`\\gamma = 0`)
-    because :math:`l / (1 - p) \\to -1`.
+    Written as :math:`m^{\\gamma + 1} B(l)` with :math:`m = 1 - p = -\\operatorname{expm1}(l)`
+    and :math:`B(l) = l / \\operatorname{expm1}(l)` (smooth, 1 at :math:`l = 0`): autograd
+    through ``pow`` of the naive form gives :math:`0 \\cdot \\infty = \\mathrm{NaN}` at
+    :math:`p = 1` for :math:`\\gamma < 1`, while here the exponent is at least 1, so the
+    gradient is finite there (0 for :math:`\\gamma > 0`, -1 for :math:`\\gamma = 0`), and
+    forward mode, vmap and double backward all work. :math:`l = -\\infty` (a zero
+    probability) gives :math:`-l = \\infty` with gradient -1.
     """
+    finite = torch.isfinite(log_p)
+    l_finite, l_inf = split(finite, log_p, -1.0)
+    m = -torch.expm1(l_finite)
+    b = torch.reciprocal(exprel(l_finite))
+    return torch.where(finite, torch.pow(m, gamma + 1.0) * b, -l_inf)
 
-    generate_vmap_rule = True
 
-    @staticmethod
-    def forward(log_p: torch.Tensor, gamma: float) -> torch.Tensor:  # type: ignore[override]
-        return torch.pow(-torch.expm1(log_p), gamma) * -log_p
-
-    @staticmethod
-    def setup_context(ctx, inputs, output) -> None:  # type: ignore[override]
-        log_p, gamma = inputs
-        ctx.save_for_backward(log_p)
-        ctx.gamma = gamma
-
-    @staticmethod
-    def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor, None]:  # type: ignore[override]
-        (log_p,) = ctx.saved_tensors
-        gamma = ctx.gamma
-        modulator = torch.pow(-torch.expm1(log_p), gamma)
-        inner = (log_p < 0) & torch.isfinite(log_p)
-        safe = torch.where(inner, log_p, -torch.ones_like(log_p))
-        # l / (1 - p): -1 in the limit p -> 1; any finite value at p = 0, where it is multiplied by p = 0
-        ratio = torch.where(inner, safe / -torch.expm1(safe), torch.where(log_p == 0, -1.0, 0.0).to(log_p))
-        return grad * modulator * (gamma * log_p.exp() * ratio - 1.0), None
+def _box_cox(log_p: torch.Tensor, q: float) -> torch.Tensor:
+    """:math:`(1 - p^q)/q = -\\operatorname{expm1}(q l)/q`, as :math:`-l \\cdot \\operatorname{expm1}(ql)/(ql)`
+    where :math:`|ql|` is small: exact as :math:`q \\to 0` (cross-entropy), even when
+    :math:`q` underflows in the compute dtype."""
+    x = q * log_p
+    small = x.abs() < 1e-4
+    l_small, l_big = split(small, log_p, -1.0)
+    return torch.where(small, -l_small * exprel(q * l_small), -torch.expm1(q * l_big) / q)
 
 
 def focal_loss(
@@ -422,7 +413,7 @@ def focal_loss(
             V.check_finite(alpha, "alpha")
             V.check_nonnegative(alpha, "alpha")
         coef = alpha.to(b.log_p.dtype)
-    values = _expected(b, lambda log_p: _FocalTerm.apply(log_p, gamma), label_smoothing, coef)
+    values = _expected(b, lambda log_p: _focal_term(log_p, gamma), label_smoothing, coef)
     return b.reduce(values, reduction, sample_weight=sample_weight, num_items=num_items)
 
 

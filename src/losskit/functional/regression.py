@@ -136,6 +136,7 @@ def huber_loss(
       Huber, *Robust Estimation of a Location Parameter*, Ann. Math. Statist. 35(1), 1964.
     """
     delta = V.check_positive(delta, "delta")
+    delta = V.check_scale_for_inputs(delta, "delta", input, target)  # plain and fused paths alike
     return elementwise_loss(
         _huber_kernel(delta), input, target, reduction=reduction, weight=weight,
         sample_weight=sample_weight, num_items=num_items, validate=validate, fused=("huber", delta),

@@ -30,6 +30,7 @@ import torch
 
 from .. import _validate as V
 from ._prep import Number, elementwise_loss
+from ._stable import exprel, log1p_over, log1p_square, one_minus_exp_over, split
 
 __all__ = [
     "barron_loss",
@@ -77,128 +78,166 @@ class _RhoPsi(torch.autograd.Function):
 
 @dataclass(frozen=True)
 class RobustKernel:
-    """An elementwise robust loss :math:`\\rho` with its derivative :math:`\\psi`; call it on residuals."""
+    """An elementwise robust loss :math:`\\rho(r) = c^2 f(r/c)` with its derivative :math:`\\psi`.
 
-    rho: Elementwise
-    psi: Elementwise
+    ``rho``/``psi`` take ``(r, c)``, with ``c`` the scale as a 0-d tensor of
+    ``r``'s dtype; calling the kernel first checks that the scale is a normal
+    number of that dtype (:func:`losskit._validate.check_scale_in_dtype`).
+    """
+
+    name: str
+    scale: float
+    rho: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+    psi: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
     def __call__(self, r: torch.Tensor) -> torch.Tensor:
-        return _RhoPsi.apply(r, self.rho, self.psi)
+        V.check_scale_in_dtype(self.scale, self.name, r.dtype)
+        return _RhoPsi.apply(r, lambda x: self.rho(x, _as_scale(self.scale, x)),
+                             lambda x: self.psi(x, _as_scale(self.scale, x)))
 
 
-def _split(mask: torch.Tensor, x: torch.Tensor, fill: float) -> tuple[torch.Tensor, torch.Tensor]:
-    """(x where mask else fill, x where not mask else fill): safe inputs for the two sides of a where."""
-    f = torch.full_like(x, fill)
-    return torch.where(mask, x, f), torch.where(mask, f, x)
+def _as_scale(scale: float, r: torch.Tensor) -> torch.Tensor:
+    # made where it is used: a tensor captured from outside breaks the function's generated vmap rule
+    return torch.tensor(scale, dtype=r.dtype, device=r.device)
 
 
-def log1p_square(u: torch.Tensor) -> torch.Tensor:
-    """:math:`\\log(1 + u^2)` for every finite ``u``: no overflow of :math:`u^2`, accurate near 0."""
-    a = u.abs()
-    big = a > 1.0
-    a_big, a_small = _split(big, a, 2.0)
-    return torch.where(big, 2.0 * torch.log(a_big) + torch.log1p(torch.reciprocal(a_big).square()),
-                       torch.log1p(a_small.square()))
+def _two_regimes(
+    r: torch.Tensor,
+    c: torch.Tensor,
+    near: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+    far: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+) -> torch.Tensor:
+    """``near(r, u)`` for :math:`|r| \\le c` and ``far(r, u)`` beyond, each on safe inputs (u = r/c).
+
+    Each side sees ``c`` (:math:`|u| = 1`) where the other is selected, so neither produces an inf or NaN that a
+    ``where`` (or its derivatives) could leak.
+    """
+    inside = r.abs() <= c
+    r_near, r_far = split(inside, r, c)
+    return torch.where(inside, near(r_near, r_near / c), far(r_far, r_far / c))
 
 
 # ------------------------------------------------------------------ kernels
+#
+# Each loss is c^2 f(u), u = r/c. Within |r| <= c it is computed as r (r h(u^2)) with h = f/u^2 and its
+# gradient as r g(u^2) with g = f'(u)/u, both bounded near u = 0: no c^2 that overflows for a large scale
+# and no u^2 that underflows for a small residual. Beyond |r| = c it is c (c f(u)), with gradient
+# c f'(u), written in v = c/r (or with u clamped where f is flat), so no u^2 overflows either.
+# Neither form overflows unless the loss itself does.
 
 
 def pseudo_huber_kernel(delta: float) -> RobustKernel:
-    def rho(r: torch.Tensor) -> torch.Tensor:
-        u = r / delta
-        h = torch.hypot(torch.ones_like(u), u)  # sqrt(1 + u^2) without overflow
-        # delta^2 (h - 1) = delta^2 u^2 / (1 + h) = delta * r * (u / (1 + h)): no cancellation, no u^2
-        return (r * (u / (1.0 + h))) * delta
+    # f = sqrt(1 + u^2) - 1 = u^2 / (1 + sqrt(1 + u^2)); far: c |r| / (v + sqrt(1 + v^2)), v = c/|r|
+    def rho(r: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+        def far(r: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
+            v = c / r.abs()
+            return c * (r.abs() / (v + torch.hypot(torch.ones_like(v), v)))
 
-    def psi(r: torch.Tensor) -> torch.Tensor:
-        return r / torch.hypot(torch.ones_like(r), r / delta)
+        return _two_regimes(r, c, lambda r, u: r * (r / (1.0 + torch.hypot(torch.ones_like(u), u))), far)
 
-    return RobustKernel(rho, psi)
+    def psi(r: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+        def far(r: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
+            v = c / r
+            return c * (torch.sign(r) / torch.hypot(torch.ones_like(v), v))
+
+        return _two_regimes(r, c, lambda r, u: r / torch.hypot(torch.ones_like(u), u), far)
+
+    return RobustKernel("delta", delta, rho, psi)
 
 
 def cauchy_kernel(scale: float) -> RobustKernel:
-    def rho(r: torch.Tensor) -> torch.Tensor:
-        return (0.5 * scale * scale) * log1p_square(r / scale)
+    # f = log(1 + u^2) / 2; far: log|u| + log(1 + v^2)/2, log|u| = log|r| - log c once u overflows
+    def rho(r: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+        def far(r: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
+            a = u.abs()
+            finite = torch.isfinite(a)
+            log_u = torch.where(finite, torch.log(torch.where(finite, a, torch.ones_like(a))),
+                                torch.log(r.abs()) - torch.log(c))
+            return c * (c * (log_u + 0.5 * torch.log1p((c / r).square())))
 
-    def psi(r: torch.Tensor) -> torch.Tensor:
-        # c u / (1 + u^2), as (1/u) / (1 + (1/u)^2) beyond |u| = 1
-        u = r / scale
-        big = u.abs() > 1.0
-        u_big, u_small = _split(big, u, 0.5)
-        v = torch.reciprocal(u_big)
-        return scale * torch.where(big, v / (1.0 + v.square()), u_small / (1.0 + u_small.square()))
+        return _two_regimes(r, c, lambda r, u: r * (r * (0.5 * log1p_over(u.square()))), far)
 
-    return RobustKernel(rho, psi)
+    def psi(r: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+        def far(r: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
+            v = c / r
+            return c * (v / (1.0 + v.square()))
+
+        return _two_regimes(r, c, lambda r, u: r / (1.0 + u.square()), far)
+
+    return RobustKernel("scale", scale, rho, psi)
 
 
 def geman_mcclure_kernel(scale: float) -> RobustKernel:
-    # rho = c^2 * 2u^2 / (u^2 + 4); beyond |u| = 2 written in w = 2/u, which never overflows
-    def rho(r: torch.Tensor) -> torch.Tensor:
-        u = r / scale
-        big = u.abs() > 2.0
-        u_big, u_small = _split(big, u, 1.0)
-        w2 = (2.0 / u_big).square()
-        s2 = u_small.square()
-        return (scale * scale) * torch.where(big, 2.0 / (1.0 + w2), 2.0 * s2 / (s2 + 4.0))
+    # f = 2u^2 / (u^2 + 4); far in w = 2/u = 2c/r: 2 / (1 + w^2), f'(u) = 2 w^3 / (1 + w^2)^2
+    def rho(r: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+        def far(r: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
+            w = 2.0 * (c / r)
+            return c * (c * (2.0 / (1.0 + w.square())))
 
-    def psi(r: torch.Tensor) -> torch.Tensor:
-        # c * 16u / (u^2 + 4)^2 = c * 2 w^3 / (1 + w^2)^2
-        u = r / scale
-        big = u.abs() > 2.0
-        u_big, u_small = _split(big, u, 1.0)
-        w = 2.0 / u_big
-        far = 2.0 * w * w.square() / (1.0 + w.square()).square()
-        near = 16.0 * u_small / (u_small.square() + 4.0).square()
-        return scale * torch.where(big, far, near)
+        return _two_regimes(r, c, lambda r, u: r * (r * (2.0 / (u.square() + 4.0))), far)
 
-    return RobustKernel(rho, psi)
+    def psi(r: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+        def far(r: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
+            w = 2.0 * (c / r)  # (c w) w first: no subnormal w^3 where the product is a normal number
+            return ((c * w) * w) * (2.0 * w / (1.0 + w.square()).square())
+
+        return _two_regimes(r, c, lambda r, u: r * (16.0 / (u.square() + 4.0).square()), far)
+
+    return RobustKernel("scale", scale, rho, psi)
+
+
+# beyond |u| = 64, exp(-u^2) is 0 even in float64: clamping u there is exact and keeps u^2 finite
+_FLAT = 64.0
 
 
 def welsch_kernel(scale: float) -> RobustKernel:
-    # u^2 may overflow to inf: exp(-inf) = 0 and expm1(-inf) = -1 are exact, and r * 0 = 0
-    def rho(r: torch.Tensor) -> torch.Tensor:
-        return (0.5 * scale * scale) * -torch.expm1(-(r / scale).square())
+    # f = (1 - exp(-u^2)) / 2, f'(u) = u exp(-u^2)
+    def rho(r: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+        def far(r: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
+            return c * (c * (-0.5 * torch.expm1(-u.clamp(-_FLAT, _FLAT).square())))
 
-    def psi(r: torch.Tensor) -> torch.Tensor:
-        return r * torch.exp(-(r / scale).square())
+        return _two_regimes(r, c, lambda r, u: r * (r * (0.5 * one_minus_exp_over(u.square()))), far)
 
-    return RobustKernel(rho, psi)
+    def psi(r: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+        def far(r: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
+            # (c e)(u e) with e = exp(-u^2/2): no subnormal exp(-u^2) where the product is a normal number
+            u = u.clamp(-_FLAT, _FLAT)
+            e = torch.exp(-0.5 * u.square())
+            return (c * e) * (u * e)
+
+        return _two_regimes(r, c, lambda r, u: r * torch.exp(-u.square()), far)
+
+    return RobustKernel("scale", scale, rho, psi)
 
 
 def tukey_kernel(c: float) -> RobustKernel:
-    # t = min(u^2, 1) (an overflowed u^2 = inf gives 1); 1 - (1 - t)^3 = t (3 - 3t + t^2)
+    # f = (1 - (1 - t)^3) / 6 = t (3 - 3t + t^2) / 6 for t = u^2 <= 1, else 1/6; f'(u) = u (1 - t)^2
+    def rho(r: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+        def near(r: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
+            t = u.square()
+            return r * (r * ((3.0 + t * (t - 3.0)) / 6.0))
+
+        return _two_regimes(r, c, near, lambda r, u: c * (c / 6.0) + 0.0 * r)
+
+    def psi(r: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+        return _two_regimes(r, c, lambda r, u: r * (1.0 - u.square()).square(), lambda r, u: 0.0 * r)
+
+    return RobustKernel("c", c, rho, psi)
+
+
+def quantile_kernel(tau: float) -> Elementwise:
+    """(1 - tau) relu(r) + tau relu(-r), with r = input - target = -e; plain ops, so every order of
+    autograd and forward mode works, with relu's subgradient 0 at r = 0 (like torch's l1_loss)."""
+
     def rho(r: torch.Tensor) -> torch.Tensor:
-        t = (r / c).square().clamp(max=1.0)
-        return (c * c / 6.0) * t * (3.0 + t * (t - 3.0))
+        return (1.0 - tau) * torch.relu(r) + tau * torch.relu(-r)
 
-    def psi(r: torch.Tensor) -> torch.Tensor:
-        t = (r / c).square().clamp(max=1.0)
-        return r * (1.0 - t).square()
-
-    return RobustKernel(rho, psi)
-
-
-def quantile_kernel(tau: float) -> RobustKernel:
-    # r = input - target = -e: an over-prediction costs (1 - tau) r, an under-prediction tau |r|
-    def rho(r: torch.Tensor) -> torch.Tensor:
-        return torch.where(r > 0, (1.0 - tau) * r, -tau * r) + 0.0  # + 0.0: no -0.0 at r = 0
-
-    def psi(r: torch.Tensor) -> torch.Tensor:
-        # subgradient 0 at r = 0, like torch's l1_loss
-        zero = torch.zeros_like(r)
-        return torch.where(r > 0, zero + (1.0 - tau), torch.where(r < 0, zero - tau, zero))
-
-    return RobustKernel(rho, psi)
+    return rho
 
 
 # ------------------------------------------------------------------ Barron's general loss
 
-# |x| below this: expm1(x)/x by its Taylor series to x^4/120 (truncation error below 1e-19)
-_EXPREL_SERIES = 1e-4
-
-
-def barron_rho(r: torch.Tensor, alpha: torch.Tensor, scale: torch.Tensor | float) -> torch.Tensor:
+def barron_rho(r: torch.Tensor, alpha: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
     """Barron's loss :math:`c^2 f(r/c, \\alpha)` elementwise, differentiable in ``r``, ``alpha`` and ``scale``.
 
     With :math:`\\beta = |\\alpha - 2|`, :math:`L = \\log(1 + u^2/\\beta)` and
@@ -215,30 +254,51 @@ def barron_rho(r: torch.Tensor, alpha: torch.Tensor, scale: torch.Tensor | float
     :math:`\\alpha`); :math:`L` is computed without forming :math:`u^2`.
     :math:`\\alpha = 2` (:math:`r^2/2`) and :math:`\\alpha = -\\infty`
     (:math:`c^2(1 - e^{-u^2/2})`) are taken exactly by selection.
+
+    Within :math:`|r| \\le c` the loss is computed as
+    :math:`r^2 \\cdot \\tfrac12 \\frac{\\log(1 + t)}{t} \\frac{\\operatorname{expm1}(x)}{x}`,
+    :math:`t = u^2/\\beta`, so a large scale never forms :math:`c^2`; beyond
+    it as :math:`c\\,(c f)`, with :math:`L` from :math:`\\log|r| - \\log c` once
+    :math:`u` overflows and :math:`c^2 \\frac{\\beta}{\\alpha} e^x` in log space once
+    :math:`e^x` would, so no intermediate overflows unless the loss does.
     """
     alpha = torch.as_tensor(alpha, dtype=r.dtype, device=r.device)
-    u = r / scale
+    c = torch.as_tensor(scale, dtype=r.dtype, device=r.device)
     is_two = alpha == 2.0
     is_neg_inf = alpha == -math.inf
     # where a special case is selected, the general branch runs at alpha = 0 (log form, finite everywhere)
     a = torch.where(is_two | is_neg_inf, torch.zeros_like(alpha), alpha)
     beta = (a - 2.0).abs()
-    big_l = log1p_square(u / beta.sqrt())
+    inside = r.abs() <= c
+    r_near, r_far = split(inside, r, c)
+
+    # |r| <= c: r (r n), n = f / u^2
+    u_near = r_near / c
+    t = u_near.square() / beta
+    n_general = 0.5 * log1p_over(t) * exprel(0.5 * a * torch.log1p(t))
+    n_neg_inf = 0.5 * one_minus_exp_over(0.5 * u_near.square())
+    near = r_near * (r_near * torch.where(is_neg_inf, n_neg_inf, n_general))
+
+    # |r| > c: c (c f)
+    w = (r_far / c) / beta.sqrt()
+    finite = torch.isfinite(w)
+    w_finite = torch.where(finite, w, torch.ones_like(w))
+    big_l = torch.where(finite, log1p_square(w_finite), 2.0 * (torch.log(r_far.abs()) - torch.log(c)) - torch.log(beta))
     x = 0.5 * a * big_l
-    small = x.abs() < _EXPREL_SERIES
-    x_small, x_big = _split(small, x, 0.0)
-    a_big = torch.where(small, torch.ones_like(a), a)  # |x| >= 1e-4 implies alpha != 0
-    x_big = torch.where(small, torch.ones_like(x), x_big)
-    exprel = 1.0 + x_small * (1 / 2 + x_small * (1 / 6 + x_small * (1 / 24 + x_small / 120)))
-    general = torch.where(small, 0.5 * beta * big_l * exprel, beta / a_big * torch.expm1(x_big))
-    # the special cases see a zero residual where they are not selected, so their unused
-    # branches cannot give 0 * inf gradients (2r overflows for |r| near the largest float)
+    huge = x > 0.5 * math.log(torch.finfo(r.dtype).max)  # e^x would overflow before the c^2 that shrinks it
+    x_huge, x_general = split(huge, x, 0.0)
+    l_general = torch.where(huge, torch.zeros_like(big_l), big_l)
+    f_general = 0.5 * beta * l_general * exprel(x_general)
+    a_huge = torch.where(huge, a, torch.ones_like(a))  # x > 0 there, so alpha > 0
+    far_huge = torch.exp(2.0 * torch.log(c) + torch.log(beta / a_huge) + x_huge) * -torch.expm1(-x_huge)
+    u_flat = (r_far / c).clamp(-_FLAT, _FLAT)  # exp(-u^2/2) = 0 beyond: exact
+    f_neg_inf = -torch.expm1(-0.5 * u_flat.square())
+    far = torch.where(huge, far_huge, c * (c * torch.where(is_neg_inf, f_neg_inf, f_general)))
+
+    # alpha = 2 sees a zero residual where it is not selected, so its unused branch cannot give
+    # 0 * inf gradients (2r overflows for |r| near the largest float)
     r_two = torch.where(is_two, r, torch.zeros_like(r))
-    # beyond |u| = 64, exp(-u^2/2) is 0 even in float64: clamping there is exact and keeps u^2 finite
-    u_inf = torch.where(is_neg_inf, u, torch.zeros_like(u)).clamp(-64.0, 64.0)
-    neg_inf = -torch.expm1(-0.5 * u_inf.square())
-    c2 = scale * scale if isinstance(scale, torch.Tensor) else scale**2
-    return torch.where(is_two, 0.5 * r_two.square(), c2 * torch.where(is_neg_inf, neg_inf, general))
+    return torch.where(is_two, 0.5 * r_two.square(), torch.where(inside, near, far))
 
 
 def _barron_param(
@@ -516,8 +576,13 @@ def barron_loss(
     scale_t = _barron_param(scale, "scale", input, validate, is_scale=True)
 
     def kernel(r: torch.Tensor) -> torch.Tensor:
+        if isinstance(scale_t, torch.Tensor):
+            if V.resolve(validate):
+                V.check_scale_in_dtype(scale_t, "scale", r.dtype)
+            c = scale_t.to(r.dtype)
+        else:
+            c = V.check_scale_in_dtype(scale_t, "scale", r.dtype)
         a = alpha_t.to(r.dtype) if isinstance(alpha_t, torch.Tensor) else torch.tensor(alpha_t, dtype=r.dtype)
-        c = scale_t.to(r.dtype) if isinstance(scale_t, torch.Tensor) else scale_t
         return barron_rho(r, a.to(r.device), c)
 
     return _robust(kernel, input, target, reduction, weight, sample_weight, num_items, validate)
