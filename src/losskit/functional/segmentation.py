@@ -109,7 +109,8 @@ def _masks(
     if c == 1:
         y = (index == 1).to(dtype)
     else:
-        y = (index == torch.arange(c, device=t.device).reshape(1, c, 1)).to(dtype)
+        # scatter, not a comparison: an index out of range (validate=False) raises torch's bounds error
+        y = torch.zeros_like(x).scatter(1, index.long(), 1.0)
     v = valid.to(dtype)
     return p * v, y * v, v
 
