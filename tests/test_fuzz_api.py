@@ -362,7 +362,7 @@ def run_case(case: Case) -> tuple[str, str]:
         return "fail:wrong value", f"value {value} reference {reference}"
     if derivative is not None:
         if not _finite(derivative):
-            if case.input.abs().max() >= 1e4 or (reference is not None and _overflows(reference, case.input.dtype)):
+            if _overflows(reference, case.input.dtype):  # e.g. Barron's (alpha > 1) gradient where its value is inf
                 return "overflow", ""
             return "fail:non-finite derivative", f"derivative {derivative}"
         expected = _reference_derivative(case)
