@@ -7,14 +7,14 @@ VENV := .venv
 PY := $(VENV)/bin/python
 TORCH_PIN := torch==2.13.0
 
-.PHONY: venv demo figures figures-losses test bench lint clean
+.PHONY: venv demo figures figures-losses test bench lint typecheck clean
 
 venv: $(VENV)/.installed
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q $(TORCH_PIN)
-	$(PY) -m pip install -q -e '.[dev]'
+	$(PY) -m pip install -q -e '.[dev,hf,lightning,docs]' $(TORCH_PIN)
 	touch $@
 
 # The demo grids (benchmarks/bench_compare_batched.py reads these two lines too).
@@ -49,5 +49,9 @@ bench: venv
 lint: venv
 	$(PY) -m ruff check src tests benchmarks examples
 
+# mypy over src/ with the flags in pyproject.toml's [tool.mypy]
+typecheck: venv
+	$(PY) -m mypy
+
 clean:
-	rm -rf $(VENV) build dist src/*.egg-info
+	rm -rf $(VENV) build dist site src/*.egg-info

@@ -59,8 +59,22 @@ def test_help_everywhere(command: list[str], capsys: pytest.CaptureFixture[str])
 # ------------------------------------------------------------------ bad input
 
 
+def _numeric_rows(n: int = 40, scale: float = 1.0, target_scale: float = 1.0) -> list[list[object]]:
+    return [[i * scale, (i * 7) % 11 * scale, ((i * 13) % 17 + 0.5) * target_scale] for i in range(n)]
+
+
 def _files(tmp: Path) -> dict[str, str]:
+    text = "âge,b,y\n" + "".join(f"{a},{b},{y}\n" for a, b, y in _numeric_rows())
+    (tmp / "latin1.csv").write_bytes(text.encode("latin-1"))
+    (tmp / "utf16.csv").write_bytes(text.encode("utf-16-le"))  # no byte-order mark
+    (tmp / "long.csv").write_text("a,y\n" + "1" * 140_000 + ",2\n" + "".join(f"{i},{i}\n" for i in range(40)))
+    (tmp / "folder.csv").mkdir()
     return {
+        "latin1": str(tmp / "latin1.csv"),
+        "utf16": str(tmp / "utf16.csv"),
+        "long": str(tmp / "long.csv"),
+        "folder": str(tmp / "folder.csv"),
+        "huge_target": str(_csv(tmp / "huge.csv", ["a", "b", "y"], _numeric_rows(target_scale=1e300))),
         "iris": str(_iris(tmp / "iris.csv")),
         "text": str(_csv(tmp / "text.csv", ["a", "colour", "y"], [[i, "red", i % 2] for i in range(40)])),
         "nan": str(_csv(tmp / "nan.csv", ["a", "b", "y"], [[i, "" if i == 4 else i, i % 2] for i in range(40)])),
@@ -73,7 +87,8 @@ def _files(tmp: Path) -> dict[str, str]:
 # case -> (arguments, with {file} placeholders; the expected message)
 BAD = {
     "unknown dataset": (["--dataset", "mnist"], "unknown dataset 'mnist'; bundled datasets: breast_cancer"),
-    "unknown loss": (["--dataset", "diabetes", "--losses", "mse,hubber"], "unknown loss 'hubber'; valid names"),
+    "unknown loss": (["--dataset", "diabetes", "--losses", "mse,hubber"],
+                     "unknown loss 'hubber'. Did you mean 'huber'?"),
     "wrong task": (["--dataset", "diabetes", "--losses", "mse,cross_entropy"],
                    "'cross_entropy' is a classification loss, but diabetes is a regression task"),
     "missing file": (["--csv", "{absent}", "--target", "y"], "file not found"),
@@ -92,6 +107,30 @@ BAD = {
     "noise kind": (["--dataset", "digits", "--noise-kind", "gross"], "does not apply to classification"),
     "zero seeds": (["--dataset", "diabetes", "--seeds", "0"], "--seeds must be at least 1"),
     "not an int": (["--dataset", "diabetes", "--epochs", "ten"], "invalid int value: 'ten'"),
+    # issue 13, item 12: encodings and over-long fields
+    "latin-1 bytes": (["--csv", "{latin1}", "--target", "y"],
+                      "latin1.csv is not UTF-8: byte 0xe2 on line 1 is not UTF-8 (latin-1 or cp1252?)"),
+    "utf-16 without a BOM": (["--csv", "{utf16}", "--target", "y"],
+                             "utf16.csv is not UTF-8: it looks like UTF-16 without a byte-order mark"),
+    "field too long": (["--csv", "{long}", "--target", "y"],
+                       "long.csv line 2 cannot be read as CSV: a field is longer than 131,072 characters"),
+    # item 13: loss options out of range, refused up front
+    "huber delta 1e300": (["--dataset", "diabetes", "--losses", "huber:delta=1e300"],
+                          "loss 'huber:delta=1e300': delta=1e+300 is out of range; losskit compare and plot take "
+                          "|delta| <= 1e6"),
+    "welsch scale 1e300": (["--dataset", "diabetes", "--losses", "welsch:scale=1e300"], "|scale| <= 1e6"),
+    "sce A -1e300": (["--dataset", "digits", "--losses", "sce:A=-1e300"], "A=-1e+300 is out of range"),
+    "gce q 1e-300": (["--dataset", "digits", "--losses", "gce:q=1e-300"],
+                     "loss 'gce:q=1e-300' gives a non-finite value or gradient at ordinary inputs"),
+    # item 15: a target that overflows squared errors
+    "huge target": (["--csv", "{huge_target}", "--target", "y", "--task", "regression"],
+                    "regression target 'y' has values up to 1.65e+301; losskit compare refuses |target| > 1e150"),
+    # item 17
+    "empty losses": (["--dataset", "diabetes", "--losses", ""], "--losses is empty; give at least one loss"),
+    "empty corruption": (["--dataset", "diabetes", "--corruption", ""], "--corruption is empty"),
+    "duplicate option": (["--dataset", "diabetes", "--losses", "huber:delta=1:delta=2"],
+                         "loss option 'delta' is given twice in 'huber:delta=1:delta=2'"),
+    "csv is a directory": (["--csv", "{folder}", "--target", "y"], "folder.csv is a directory; give the data file"),
 }
 
 
@@ -172,7 +211,7 @@ def test_ctrl_c_exits_130_and_says_how_to_resume(tmp_path: Path, monkeypatch: py
     code = main(["compare", "--dataset", "diabetes", *SMALL, "--out", str(tmp_path / "o")])
     err = capsys.readouterr().err
     assert code == 130
-    assert "interrupted" in err and "Run the same command again to continue" in err
+    assert "losskit compare: interrupted; run the same command again to continue (finished work is saved in" in err
 
 
 def test_bad_input_from_a_real_process_has_no_traceback(tmp_path: Path) -> None:
@@ -247,3 +286,139 @@ def test_list_shows_every_registered_loss(capsys: pytest.CaptureFixture[str]) ->
     assert main(["list", "--task", "classification"]) == 0
     out = capsys.readouterr().out
     assert "cross_entropy" in out and "log_cosh" not in out
+
+
+# ------------------------------------------------------------------ issue 13: files, options, outputs
+
+
+def _same_data(a: object, b: object) -> bool:
+    import numpy as np
+
+    return bool(np.array_equal(a.x, b.x) and np.array_equal(a.y, b.y) and a.feature_names == b.feature_names)
+
+
+@pytest.mark.parametrize("encoding", ["utf-8-sig", "utf-16", "utf-32"])
+def test_a_csv_with_a_byte_order_mark_reads_like_utf8(encoding: str, tmp_path: Path) -> None:
+    from losskit.experiments.config import DataSource
+    from losskit.experiments.datasets import load
+
+    text = "âge,b,y\n" + "".join(f"{a},{b},{y}\n" for a, b, y in _numeric_rows())
+    (tmp_path / "plain.csv").write_text(text, encoding="utf-8")
+    (tmp_path / "bom.csv").write_bytes(text.encode(encoding))  # Python writes the BOM for these three
+    plain, bom = (load(DataSource(path=str(tmp_path / f"{n}.csv"), format="csv", target="y"))
+                  for n in ("plain", "bom"))
+    assert _same_data(plain, bom) and bom.feature_names == ("âge", "b")
+
+
+def test_a_semicolon_separated_csv_is_read_by_its_header(tmp_path: Path) -> None:
+    from losskit.experiments.config import DataSource
+    from losskit.experiments.datasets import load
+
+    rows = _numeric_rows()
+    _csv(tmp_path / "comma.csv", ["a", "b", "y"], rows)
+    (tmp_path / "semi.csv").write_text("a;b;y\n" + "".join(f"{a};{b};{y}\n" for a, b, y in rows))
+    comma, semi = (load(DataSource(path=str(tmp_path / f"{n}.csv"), format="csv", target="y"))
+                   for n in ("comma", "semi"))
+    assert _same_data(comma, semi)
+
+
+def test_a_huge_feature_column_is_rescaled_not_lost(tmp_path: Path) -> None:
+    import warnings
+
+    import numpy as np
+
+    from losskit.experiments.datasets import Dataset, prepare
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(60, 3))
+    y = x @ np.array([1.0, -2.0, 0.5]) + rng.normal(size=60)
+    plain = Dataset("d", "regression", x, y, ("a", "b", "c"), "y", None, "d")
+    huge = Dataset("d", "regression", x * np.array([1e300, 1.0, 1e-300]), y, ("a", "b", "c"), "y", None, "d")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # numpy's overflow RuntimeWarning must not appear
+        a, b = prepare(plain, 0.25), prepare(huge, 0.25)
+    torch.testing.assert_close(a.x_train, b.x_train, rtol=1e-6, atol=1e-6)
+    torch.testing.assert_close(a.x_test, b.x_test, rtol=1e-6, atol=1e-6)
+
+
+def test_barron_alpha_minus_inf_is_accepted_as_the_api_accepts_it(tmp_path: Path,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    from losskit.experiments.config import parse_loss_spec
+
+    spec = parse_loss_spec("barron:alpha=-inf")
+    assert spec.options == (("alpha", float("-inf")),) and spec.label == "barron:alpha=-inf"
+    assert main(["plot", "--losses", "barron:alpha=-inf", "--out", str(tmp_path / "b.png")]) == 0
+    assert (tmp_path / "b.png").read_bytes()[:4] == b"\x89PNG"
+
+
+@pytest.mark.parametrize("losses", ["huber:delta=1e300", "welsch:scale=1e300", "sce:A=-1e300"])
+def test_plot_refuses_loss_options_out_of_range_in_one_line(losses: str, tmp_path: Path,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["plot", "--losses", losses, "--out", str(tmp_path / "x.png")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"losskit plot: error: loss '{losses}': ") and "is out of range" in err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert not (tmp_path / "x.png").exists()
+
+
+def test_plots_are_nan_safe_for_losses_that_overflow(tmp_path: Path) -> None:
+    import numpy as np
+
+    from losskit.experiments.config import LossSpec
+    from losskit.experiments.plots import clipped_view, loss_curves, loss_overlay
+
+    # built directly, past the CLI's range check: the values and derivatives are inf/NaN in places
+    specs = [LossSpec("huber", (("delta", 1e300),)), LossSpec("welsch", (("scale", 1e300),)), LossSpec("mse")]
+    for draw in (loss_curves, loss_overlay):
+        path = draw(specs, tmp_path / f"{draw.__name__}.png")
+        assert path.read_bytes()[:4] == b"\x89PNG"
+    assert clipped_view([np.full(5, np.nan), np.array([np.inf, -np.inf])]) == (-1.0, 1.0, [])
+    lo, hi, clipped = clipped_view([np.array([0.0, np.nan, 2.0]), np.array([np.inf, 1.0])])
+    assert np.isfinite([lo, hi]).all() and lo < 0.0 < 2.0 < hi and clipped == []
+
+
+def test_out_under_a_file_is_refused_before_anything_is_written(tmp_path: Path,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "afile").write_text("keep me")
+    out = tmp_path / "afile" / "sub"
+    assert main(["compare", "--dataset", "diabetes", *SMALL, "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert f"--out {out}: {tmp_path / 'afile'} is a file, not a directory" in err and err.count("\n") == 1
+    assert main(["plot", "--losses", "mse", "--out", str(out / "x.png")]) == 2
+    assert "is a file, not a directory" in capsys.readouterr().err
+    assert (tmp_path / "afile").read_text() == "keep me"
+
+
+def _results(out: Path) -> list[list[str]]:
+    """results.csv without its wall-clock column, which differs between any two runs."""
+    with (out / "results.csv").open() as f:
+        rows = list(csv.reader(f))
+    keep = [j for j, name in enumerate(rows[0]) if name != "wall_s"]
+    return [[row[j] for j in keep] for row in rows]
+
+
+def test_a_truncated_finished_chunk_is_detected_and_recomputed(tmp_path: Path,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "run"
+    command = ["compare", "--dataset", "diabetes", "--losses", "mse,mae", "--corruption", "0,0.2", *SMALL,
+               "--out", str(out)]
+    assert main(command) == 0
+    before = _results(out)
+    chunk = out / "state" / "chunk-0000.json"
+    chunk.write_bytes(chunk.read_bytes()[:100])  # what a crash mid-write in an older version left
+    assert main(command) == 0
+    assert _results(out) == before
+    assert (out / "state" / "chunk-0000.json.corrupt").is_file()
+    assert "Traceback" not in capsys.readouterr().err
+
+
+def test_a_truncated_checkpoint_starts_its_chunk_over(tmp_path: Path) -> None:
+    from losskit.experiments.store import Store
+
+    store = Store(tmp_path)
+    store.state.mkdir()
+    store.save_checkpoint(0, {"trainer": {}, "rows": [], "wall": 0.0})
+    path = store.state / "chunk-0000.pt"
+    path.write_bytes(path.read_bytes()[:50])
+    assert store.checkpoint(0) is None
+    assert not path.exists() and (store.state / "chunk-0000.pt.corrupt").is_file()

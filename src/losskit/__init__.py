@@ -8,6 +8,8 @@ Public API::
     losskit.distributed                   # exact means across ranks, vocab-parallel CE
 """
 
+# first, before torch loads: in the `losskit` command, Ctrl-C during start-up exits 130 (see _usage)
+from . import _usage  # noqa: F401, I001
 from . import distributed, functional, nn
 from ._validate import (
     get_sync_policy,
@@ -17,10 +19,9 @@ from ._validate import (
     sync_policy,
     validation,
 )
+from ._version import __version__
 from .errors import LossInputError
 from .registry import LossInfo, available_losses, get_loss, loss_info, register
-
-__version__ = "0.1.0"
 
 __all__ = [
     "LossInfo",

@@ -51,6 +51,10 @@ from collections.abc import Callable, Iterator, Sequence
 
 import torch
 
+# the valid choices of the string options, derived from their Literal types
+from ._types import INPUT_KINDS as INPUT_KINDS
+from ._types import REDUCTIONS as REDUCTIONS
+from ._types import TARGET_KINDS as TARGET_KINDS
 from .errors import LossInputError
 
 __all__ = [
@@ -63,9 +67,6 @@ __all__ = [
     "validation",
 ]
 
-REDUCTIONS = ("mean", "sum", "none", "per_sample")
-INPUT_KINDS = ("logits", "probs", "log_probs")
-TARGET_KINDS = ("probs", "log_probs")
 SYNC_POLICIES = ("auto", "never", "always")
 # Rows of probabilities must sum to 1 within this tolerance (after upcasting
 # to float32 at least), or within the rounding error of their dtype if that is

@@ -1,51 +1,36 @@
 """The ``losskit`` command line: ``compare``, ``plot`` and ``list``.
 
-Bad input gets one line on stderr and exit code 2, before anything is
-written; Ctrl-C during ``compare`` exits with 130 after saving progress, and
-rerunning the same command continues where it stopped.
+Bad input, and an output that cannot be written (a full disk, a read-only
+mount, ``--out`` under a file), get one line on stderr and exit code 2;
+bad input is refused before anything is written. Ctrl-C exits with 130 and
+SIGTERM with 143, at any moment (start-up included), after saving progress;
+rerunning the same command continues where it stopped. The errors, codes and
+signal handling live in :mod:`losskit._usage`.
 """
 
 from __future__ import annotations
 
 import argparse
 import math
-import signal
 import sys
 import textwrap
 from pathlib import Path
 from typing import Any, NoReturn
 
+from . import _usage
+from ._usage import EXIT_USAGE, INTERRUPTED, UsageError
 from .errors import LossInputError
 
 __all__ = ["main"]
 
-EXIT_USAGE = 2
-EXIT_INTERRUPTED = 130
-EXIT_TERMINATED = 143
 DEFAULT_LOSSES = {"regression": "mse,mae,huber,log_cosh", "classification": "cross_entropy,kl_div,softmax_mae"}
 DEFAULT_LEVELS = {"regression": "0,0.1,0.2", "classification": "0,0.2,0.4"}
 DEFAULT_LR = {"adam": 1e-3, "sgd": 0.01}
 
 
-class _Usage(Exception):
-    """A one-line usage error; ``prog`` is the (sub)command it belongs to, when known."""
-
-    def __init__(self, message: str, prog: str | None = None) -> None:
-        super().__init__(message)
-        self.prog = prog
-
-
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
-        raise _Usage(f"{message} (see {self.prog} --help)", self.prog)
-
-
-class _Terminated(KeyboardInterrupt):
-    """SIGTERM, handled like Ctrl-C so progress is saved."""
-
-
-def _on_sigterm(signum: int, frame: Any) -> None:
-    raise _Terminated()
+        raise UsageError(f"{message} (see {self.prog} --help)", self.prog)
 
 
 # ------------------------------------------------------------------ parser
@@ -162,7 +147,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _positive_int(value: int, flag: str) -> int:
     if value < 1:
-        raise _Usage(f"{flag} must be at least 1, got {value}")
+        raise UsageError(f"{flag} must be at least 1, got {value}")
     return value
 
 
@@ -170,9 +155,9 @@ def _hidden(text: str) -> tuple[int, ...]:
     try:
         sizes = tuple(int(p) for p in text.split(","))
     except ValueError:
-        raise _Usage(f"--hidden {text!r} is not a list of sizes; write e.g. 64 or 64,64") from None
+        raise UsageError(f"--hidden {text!r} is not a list of sizes; write e.g. 64 or 64,64") from None
     if not sizes or min(sizes) < 1:
-        raise _Usage(f"--hidden sizes must be at least 1, got {text}")
+        raise UsageError(f"--hidden sizes must be at least 1, got {text}")
     return sizes
 
 
@@ -190,22 +175,23 @@ def _config(args: argparse.Namespace) -> tuple[Any, Any]:
     from .experiments.datasets import load
 
     if args.dataset is None and args.csv is None and args.parquet is None:
-        raise _Usage("choose the data with --dataset NAME, --csv PATH or --parquet PATH")
+        raise UsageError("choose the data with --dataset NAME, --csv PATH or --parquet PATH")
     path = args.csv or args.parquet
     if path is not None and args.target is None:
-        raise _Usage(f"--{'csv' if args.csv else 'parquet'} needs --target COLUMN")
+        raise UsageError(f"--{'csv' if args.csv else 'parquet'} needs --target COLUMN")
     if args.dataset is not None and args.target is not None:
-        raise _Usage("--target applies to --csv/--parquet; a bundled dataset has its own target")
+        raise UsageError("--target applies to --csv/--parquet; a bundled dataset has its own target")
     for value, flag in ((args.seeds, "--seeds"), (args.epochs, "--epochs"), (args.batch_size, "--batch-size")):
         _positive_int(value, flag)
     lr = args.lr if args.lr is not None else DEFAULT_LR[args.optimizer]
     if not (math.isfinite(lr) and lr > 0):
-        raise _Usage(f"--lr must be a positive number, got {args.lr}")
+        raise UsageError(f"--lr must be a positive number, got {args.lr}")
     if not 0.0 < args.test_size < 1.0:
-        raise _Usage(f"--test-size must be in (0, 1), got {args.test_size}")
+        raise UsageError(f"--test-size must be in (0, 1), got {args.test_size}")
     hidden = _hidden(args.hidden) if args.model == "mlp" else ()
-    specs = parse_loss_specs(args.losses) if args.losses else None
-    levels = parse_levels(args.corruption) if args.corruption else None
+    # an empty --losses '' or --corruption '' is an error, not the defaults
+    specs = parse_loss_specs(args.losses) if args.losses is not None else None
+    levels = parse_levels(args.corruption) if args.corruption is not None else None
     source = DataSource(args.dataset, path, "parquet" if args.parquet else ("csv" if args.csv else None),
                         args.target, args.task, args.dropna, args.test_size)
     dataset = load(source)
@@ -255,7 +241,6 @@ def _compare(args: argparse.Namespace) -> int:
         if mode == "resume":
             console.print(f"resuming the run in {out}", highlight=False)
     show_progress = tty and not args.quiet
-    previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         if show_progress:
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
@@ -269,11 +254,8 @@ def _compare(args: argparse.Namespace) -> int:
         else:
             outcome = run(job, out, force=args.force)
     except KeyboardInterrupt as stop:
-        print(f"losskit compare: interrupted; finished work is saved in {out}. "
-              "Run the same command again to continue.", file=sys.stderr)
-        return EXIT_TERMINATED if isinstance(stop, _Terminated) else EXIT_INTERRUPTED
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+        stop.add_note(f"finished work is saved in {out}")
+        raise
     runs = len(config.losses) * len(config.levels) * config.seeds
     console.print(_claims_table(outcome.claims, f"Claims: {dataset.name}, {runs} runs ({config.noise_kind})"))
     console.print(f"report: {out / 'report.md'}", highlight=False)
@@ -288,13 +270,16 @@ def _plot(args: argparse.Namespace) -> int:
 
     out = Path(args.out)
     if out.suffix.lower() not in (".png", ".pdf", ".svg"):
-        raise _Usage(f"--out {args.out} must end in .png, .pdf or .svg")
+        raise UsageError(f"--out {args.out} must end in .png, .pdf or .svg")
     if out.is_dir():
-        raise _Usage(f"--out {args.out} is a directory; give a file name such as losses.png")
+        raise UsageError(f"--out {args.out} is a directory; give a file name such as losses.png")
+    from .experiments.store import check_writable
+
+    check_writable(out.parent)
     specs = parse_loss_specs(args.losses)
     other = [s.label for s in specs if s.task not in ("regression", "classification")]
     if other:
-        raise _Usage(f"plot draws regression and classification losses; {', '.join(other)} is not one")
+        raise UsageError(f"plot draws regression and classification losses; {', '.join(other)} is not one")
     from .experiments.plots import loss_curves, loss_overlay
 
     (loss_overlay if args.layout == "overlay" else loss_curves)(specs, out)
@@ -324,19 +309,31 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``losskit`` console script; returns the exit code."""
-    from .experiments.config import UsageError
+    """Entry point of the ``losskit`` console script; returns the exit code.
 
-    parser = build_parser()
+    Every way out is an exit code and at most one line on stderr: 0 done, 2 bad input or an unwritable
+    output, 130 Ctrl-C, 143 SIGTERM (see :mod:`losskit._usage`).
+    """
+    restore = _usage.install_signal_handlers()  # first, before the heavy imports below
     prog = "losskit"
     try:
+        parser = build_parser()
         args = parser.parse_args(argv)
         if args.command is None:
             parser.print_help()
             return EXIT_USAGE
         prog = f"losskit {args.command}"
         return int(args.handler(args))
-    except (_Usage, UsageError, LossInputError) as err:
-        message = " ".join(str(err).split())
-        print(f"{getattr(err, 'prog', None) or prog}: error: {message}", file=sys.stderr)
+    except KeyboardInterrupt as stop:
+        _usage.ignore_signals()  # a second Ctrl-C must not interrupt the message
+        where = "".join(f" ({note})" for note in getattr(stop, "__notes__", ()))
+        print(f"{prog}: {INTERRUPTED}{where}.", file=sys.stderr)
+        return _usage.exit_code_for(stop)
+    except (UsageError, LossInputError) as err:
+        print(f"{getattr(err, 'prog', None) or prog}: error: {_usage.one_line(err)}", file=sys.stderr)
         return EXIT_USAGE
+    except OSError as err:  # a full disk, a read-only mount, a vanished directory: the message names the file
+        print(f"{prog}: error: {_usage.os_error_message(err)}", file=sys.stderr)
+        return EXIT_USAGE
+    finally:
+        restore(argv is None)

@@ -2,27 +2,85 @@
 
 The CLI, the compare job and the test matrix all read this table, so a loss
 added here is listed, comparable and tested everywhere at once.
+
+Names resolve as users spell them: case, ``_``, ``-`` and spaces are ignored
+(``"Huber"``, ``"log-cosh"``, ``"LogCosh"`` and ``"logcosh"`` are one name), and
+:data:`SPELLINGS` maps the names of Keras and torch to losskit's. An unknown
+name's error offers the closest registered names.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import difflib
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any
 
 import torch
 
 from . import nn as lnn
+from ._types import TASKS as TASKS
+from ._types import Task
 from ._validate import LossInputError
 
-__all__ = ["LossInfo", "available_losses", "get_loss", "loss_info", "register"]
+__all__ = ["SPELLINGS", "LossInfo", "Spelling", "available_losses", "get_loss", "loss_info", "register"]
 
-TASKS = ("regression", "classification", "multilabel")
 # options every loss has, which are not hyperparameters of the loss itself
 COMMON_OPTIONS = frozenset(
     {"reduction", "validate", "weight", "sample_weight", "num_items", "input_kind", "target_kind",
      "ignore_index", "label_smoothing"}
 )
+
+
+@dataclass(frozen=True)
+class Spelling:
+    """Another library's name for a loss: the losskit loss it means, and the options that make it mean the same.
+
+    Keras's losses take probabilities by default (``from_logits=False``) and
+    torch's ``BCELoss`` / ``KLDivLoss`` take probabilities / log-probabilities,
+    while losskit's take logits; such a spelling carries ``input_kind`` so that
+    ``get_loss(spelling)`` computes what the name computes where it comes from.
+    """
+
+    loss: str
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+
+_PROBS: Mapping[str, Any] = MappingProxyType({"input_kind": "probs"})
+
+# Every other library's spelling, in one table. Lookup ignores case and "_", "-" and spaces, so one entry
+# covers a function and a class name ("mean_squared_error" is also Keras's MeanSquaredError, "log_cosh" also
+# "logcosh" and LogCosh), and then a trailing "loss" (torch's mse_loss and MSELoss are "mse"). An entry joins
+# the registry when its loss is registered; register() refuses any name that would shadow another.
+SPELLINGS: Mapping[str, Spelling] = MappingProxyType({
+    # torch: F.huber_loss / nn.HuberLoss need no entry (a trailing "loss" is dropped when nothing else matches);
+    # these are the ones whose name or inputs differ
+    "kl_div_loss": Spelling("kl_div", MappingProxyType({"input_kind": "log_probs"})),  # torch: log-probabilities
+    "bce_with_logits": Spelling("bce"),
+    "binary_cross_entropy_with_logits": Spelling("bce"),
+    "bce_loss": Spelling("bce", _PROBS),  # torch's nn.BCELoss: probabilities
+    "sigmoid_focal_loss": Spelling("binary_focal"),  # torchvision.ops, on logits
+    # Keras 3 (keras.losses functions and classes), probabilities by default
+    "mean_squared_error": Spelling("mse"),
+    "mean_absolute_error": Spelling("mae"),
+    "categorical_crossentropy": Spelling("cross_entropy", _PROBS),
+    "sparse_categorical_crossentropy": Spelling("cross_entropy", _PROBS),
+    "binary_crossentropy": Spelling("bce", _PROBS),  # also torch's F.binary_cross_entropy, on probabilities
+    "kl_divergence": Spelling("kl_div", _PROBS),
+    "kld": Spelling("kl_div", _PROBS),
+    "kullback_leibler_divergence": Spelling("kl_div", _PROBS),
+    # the papers' names
+    "generalized_cross_entropy": Spelling("gce"),
+    "symmetric_cross_entropy": Spelling("sce"),
+    "normalized_cross_entropy": Spelling("nce"),
+    "tukey_biweight": Spelling("tukey"),
+})
+
+
+def _key(name: str) -> str:
+    """The lookup form of a name: lower case, without ``_``, ``-`` and spaces."""
+    return "".join(ch for ch in name.lower() if ch not in "_- ")
 
 
 @dataclass(frozen=True)
@@ -34,11 +92,11 @@ class LossInfo:
       task: ``"regression"``, ``"classification"`` or ``"multilabel"``.
       summary: one line for ``losskit list``.
       module: the :class:`losskit.nn.FunctionalLoss` subclass.
-      aliases: other names that resolve to this loss.
+      aliases: other names that resolve to this loss (its own, then other libraries' spellings).
     """
 
     name: str
-    task: str
+    task: Task
     summary: str
     module: type[lnn.FunctionalLoss]
     aliases: tuple[str, ...] = ()
@@ -60,43 +118,79 @@ class LossInfo:
 
 
 _REGISTRY: dict[str, LossInfo] = {}
-_ALIASES: dict[str, str] = {}
+# lookup key -> (registry name, the spelling's options); holds every name and alias
+_ALIASES: dict[str, tuple[str, Mapping[str, Any]]] = {}
+# lookup key -> the name as written, for messages
+_WRITTEN: dict[str, str] = {}
 
 
 def register(
-    name: str, task: str, module: type[lnn.FunctionalLoss], summary: str, *, aliases: tuple[str, ...] = ()
+    name: str, task: Task, module: type[lnn.FunctionalLoss], summary: str, *, aliases: tuple[str, ...] = ()
 ) -> LossInfo:
-    """Add a loss to the registry (used by losskit itself and by extensions)."""
+    """Add a loss to the registry (used by losskit itself and by extensions).
+
+    ``name`` and ``aliases`` join the lookup with the :data:`SPELLINGS` that
+    name this loss. No name may resolve to two losses, whatever its case or
+    separators: a name that would shadow another raises ``ValueError``.
+    """
     if task not in TASKS:
         raise ValueError(f"task must be one of {TASKS}, got {task!r}")
-    for key in (name, *aliases):
-        if key in _REGISTRY or key in _ALIASES:
-            raise ValueError(f"a loss named {key!r} is already registered")
-    if len({name, *aliases}) != 1 + len(aliases):
-        raise ValueError(f"the name and aliases of {name!r} repeat a name: {(name, *aliases)}")
-    info = LossInfo(name, task, summary, module, aliases)
+    spellings = tuple(s for s, target in SPELLINGS.items() if target.loss == name)
+    names = (name, *aliases, *spellings)
+    keys = [_key(n) for n in names]
+    for n, k in zip(names, keys, strict=True):
+        if k in _ALIASES:
+            raise ValueError(f"a loss named {n!r} is already registered (as {_WRITTEN[k]!r})")
+    if len(set(keys)) != len(keys):
+        raise ValueError(f"the name and aliases of {name!r} repeat a name (ignoring case and _ - ): {names}")
+    info = LossInfo(name, task, summary, module, (*aliases, *spellings))
     _REGISTRY[name] = info
-    for alias in aliases:
-        _ALIASES[alias] = name
+    for n, k in zip(names, keys, strict=True):
+        preset = SPELLINGS[n].options if n in spellings else MappingProxyType({})
+        _ALIASES[k] = (name, preset)
+        _WRITTEN[k] = n
     return info
 
 
-def available_losses(task: str | None = None) -> list[str]:
+def available_losses(task: Task | None = None) -> list[str]:
     """The registered loss names, sorted; only those of ``task`` if given."""
     return sorted(n for n, i in _REGISTRY.items() if task is None or i.task == task)
 
 
+def _resolve(name: str) -> tuple[LossInfo, Mapping[str, Any]]:
+    """The loss a name means and the options its spelling implies; a did-you-mean error otherwise."""
+    if not isinstance(name, str):
+        raise LossInputError(f"a loss name must be a string, got {name!r}.")
+    key = _key(name)
+    found = _ALIASES.get(key)
+    if found is None and key.endswith("loss"):
+        found = _ALIASES.get(key.removesuffix("loss"))
+    if found is None:
+        close = difflib.get_close_matches(_key(name), list(_ALIASES), n=3, cutoff=0.6)
+        hints = [_WRITTEN[k] for k in close]
+        hint = f" Did you mean {' or '.join(repr(h) for h in hints)}?" if hints else ""
+        raise LossInputError(
+            f"unknown loss {name!r}.{hint} Valid names: {', '.join(available_losses())} "
+            f"(`losskit list` shows each with its aliases)."
+        )
+    loss, preset = found
+    return _REGISTRY[loss], preset
+
+
 def loss_info(name: str) -> LossInfo:
-    """The :class:`LossInfo` of a registered loss (or alias); ``ValueError`` listing the valid names otherwise."""
-    key = _ALIASES.get(name, name)
-    if key not in _REGISTRY:
-        raise LossInputError(f"unknown loss {name!r}; valid names: {', '.join(available_losses())}.")
-    return _REGISTRY[key]
+    """The :class:`LossInfo` of a registered loss or alias, however cased; ``LossInputError`` with the closest
+    names otherwise."""
+    return _resolve(name)[0]
 
 
 def get_loss(name: str, **options: Any) -> lnn.FunctionalLoss:
-    """A configured loss module by registry name: ``get_loss("huber", delta=2.0)``."""
-    return loss_info(name).module(**options)
+    """A configured loss module by name: ``get_loss("huber", delta=2.0)``, ``get_loss("HuberLoss")``.
+
+    Another library's spelling means what it means there: ``get_loss("binary_crossentropy")`` (Keras, on
+    probabilities) is ``bce`` with ``input_kind="probs"``; ``options`` override the spelling's own.
+    """
+    info, preset = _resolve(name)
+    return info.module(**{**preset, **options})
 
 
 register("mse", "regression", lnn.MSELoss, "Mean squared error (L2): fast convergence, sensitive to outliers.",
@@ -130,8 +224,7 @@ register("focal", "classification", lnn.FocalLoss,
 register("poly1", "classification", lnn.Poly1Loss,
          "Poly-1: CE + epsilon*(1 - p_y), a tunable CE (Leng et al. 2022).")
 register("bce", "multilabel", lnn.BinaryCrossEntropyLoss,
-         "Binary cross-entropy on logits, with pos_weight: independent labels.",
-         aliases=("binary_cross_entropy",))
+         "Binary cross-entropy on logits, with pos_weight: independent labels.")
 register("binary_focal", "multilabel", lnn.BinaryFocalLoss,
          "Sigmoid focal loss (alpha=0.25, gamma=2): dense detection, rare positives (Lin et al. 2017).")
 register("pseudo_huber", "regression", lnn.PseudoHuberLoss,

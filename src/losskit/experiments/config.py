@@ -16,6 +16,7 @@ from typing import Any
 
 import torch
 
+from .._usage import UsageError
 from ..errors import LossInputError
 from ..nn import FunctionalLoss
 from ..registry import available_losses, loss_info
@@ -38,20 +39,36 @@ NOISE_KINDS: dict[str, tuple[str, ...]] = {
     "classification": ("symmetric", "pair"),
 }
 FORMAT_VERSION = 1
-
-
-class UsageError(ValueError):
-    """Bad input from the user: the message is one line that names the problem and the fix."""
+# the largest |value| of a numeric loss option: targets are standardised (SD 1) and training runs in float32,
+# so a scale past this only overflows (delta=1e300 is MSE/2 long before that)
+OPTION_LIMIT = 1e6
 
 
 # ------------------------------------------------------------------ losses
 
 
+_SPECIAL_FLOATS = {"inf": math.inf, "+inf": math.inf, "-inf": -math.inf, "nan": math.nan}
+
+
 def _parse_value(text: str) -> Any:
+    """A Python literal (``2``, ``0.5``, ``None``, ``'text'``), ``inf``/``-inf``/``nan``, or else the text itself."""
+    if text.lower() in _SPECIAL_FLOATS:
+        return _SPECIAL_FLOATS[text.lower()]
     try:
         return ast.literal_eval(text)
-    except (ValueError, SyntaxError):
+    except (ValueError, SyntaxError, MemoryError, RecursionError):
         return text
+
+
+def _check_option_range(name: str, key: str, value: Any) -> None:
+    """Finite numeric options must lie within ±OPTION_LIMIT (infinities are left to the loss to accept)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        return
+    if abs(value) > OPTION_LIMIT:
+        raise UsageError(
+            f"loss {name!r}: {key}={value:g} is out of range; losskit compare and plot take |{key}| <= 1e6 "
+            f"(targets are standardised to SD 1 and training runs in float32)."
+        )
 
 
 @dataclass(frozen=True)
@@ -75,14 +92,32 @@ class LossSpec:
 
 
 def _probe(spec: LossSpec) -> None:
-    """Call the loss once on a tiny valid input, so bad option values fail now with the loss's own message."""
+    """Call the loss on small valid float32 inputs, so bad option values fail now, with the loss's own message.
+
+    Regression losses see residuals in [-10, 10]; classification losses logits of scale 1 and 10. A loss whose
+    value or gradient is not finite there (an option at an extreme) is refused too.
+    """
     module = spec.build()
     if spec.task == "regression":
-        module(torch.zeros(2), torch.ones(2))
+        x = torch.linspace(-10.0, 10.0, 41).requires_grad_()
+        value = module(x, torch.zeros(41), reduction="none")
+        where = "residuals in [-10, 10]"
     elif spec.task == "classification":
         from .targets import class_targets
 
-        module(torch.zeros(2, 3), class_targets(spec, torch.tensor([0, 2]), 3))
+        base = torch.tensor([[2.0, -1.0, 0.5], [-0.5, 0.0, 3.0], [1.0, 1.0, -2.0], [0.0, 0.0, 0.0]])
+        x = torch.cat([base, 10.0 * base]).requires_grad_()
+        labels = torch.tensor([0, 2, 1, 0, 0, 2, 1, 0])
+        value = module(x, class_targets(spec, labels, 3), reduction="none")
+        where = "logits of scale 1 and 10"
+    else:
+        return
+    (grad,) = torch.autograd.grad(value.sum(), x)
+    if not (torch.isfinite(value).all() and torch.isfinite(grad).all()):
+        raise UsageError(
+            f"loss {spec.label!r} gives a non-finite value or gradient at ordinary inputs ({where}, float32); "
+            "choose a less extreme option value (see 'losskit list' for the defaults)."
+        )
 
 
 def parse_loss_spec(text: str) -> LossSpec:
@@ -104,17 +139,24 @@ def parse_loss_spec(text: str) -> LossSpec:
         if key not in allowed:
             accepts = ", ".join(f"{k} (default {v!r})" for k, v in allowed.items()) or "no options"
             raise UsageError(f"loss {info.name!r} has no option {key!r}; it accepts {accepts}.")
+        if key in options:
+            raise UsageError(f"loss option {key!r} is given twice in {text!r}; give each option once.")
         options[key] = _parse_value(value.strip())
+        _check_option_range(text, key, options[key])
     spec = LossSpec(info.name, tuple(sorted(options.items())))
     try:
         _probe(spec)
-    except (LossInputError, TypeError, ValueError) as err:
+    except (LossInputError, TypeError, ValueError, OverflowError, RuntimeError) as err:
+        if isinstance(err, UsageError):
+            raise
         raise UsageError(f"loss {spec.label!r}: {err}".splitlines()[0]) from None
     return spec
 
 
 def parse_loss_specs(text: str) -> tuple[LossSpec, ...]:
     """Parse ``--losses a,b:k=v``; refuse empty entries and duplicates."""
+    if not text.strip():
+        raise UsageError("--losses is empty; give at least one loss, e.g. --losses mse,huber (see 'losskit list').")
     parts = [t.strip() for t in text.split(",")]
     if not all(parts):
         raise UsageError(f"--losses {text!r} has an empty entry; write e.g. --losses mse,mae,huber.")
@@ -142,6 +184,8 @@ def check_loss_tasks(specs: tuple[LossSpec, ...], task: str, data_name: str) -> 
 
 def parse_levels(text: str) -> tuple[float, ...]:
     """Parse ``--corruption 0,0.1,0.2``: each level in [0, 1), sorted, duplicates refused."""
+    if not text.strip():
+        raise UsageError("--corruption is empty; give at least one level in [0, 1), e.g. --corruption 0,0.1,0.2.")
     levels = []
     for part in text.split(","):
         try:

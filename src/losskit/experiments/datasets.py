@@ -1,13 +1,26 @@
 """The data of a compare job: scikit-learn's bundled sets, or the user's CSV / Parquet file.
 
-Every problem with the data raises :class:`~losskit.experiments.config.UsageError`
+Every problem with the data raises :class:`~losskit._usage.UsageError`
 with a one-line message, before any output is written.
+
+CSV encodings: a byte-order mark selects UTF-8, UTF-16 or UTF-32; without one
+the file must be UTF-8 (ASCII included). Anything else (latin-1, cp1252,
+UTF-16 without a BOM) is refused with a message naming the file, the first bad
+byte and how to convert it, rather than guessed. The delimiter is the comma,
+or ``;`` / tab when the header holds one of those and no comma.
+
+Magnitudes: features of any finite size are standardised with a scale-safe
+mean and SD (a column times 1e300 trains exactly like the column itself); a
+regression target must stay within ±MAX_TARGET, so that squared errors in
+the target's own units (test RMSE) stay finite, and is refused otherwise.
 """
 
 from __future__ import annotations
 
+import codecs
 import csv
 import hashlib
+import io
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -19,7 +32,8 @@ import torch
 from sklearn import datasets as skd
 from sklearn.model_selection import train_test_split
 
-from .config import DataSource, UsageError
+from .._usage import UsageError, one_line
+from .config import DataSource
 
 __all__ = ["BUNDLED", "MIN_ROWS", "Dataset", "Prepared", "load", "prepare"]
 
@@ -33,6 +47,12 @@ BUNDLED: dict[str, str] = {
 MIN_ROWS = 20
 # a numeric target with at most this many distinct integer values is taken as class labels
 MAX_INFERRED_CLASSES = 20
+# |regression target| beyond this would overflow squared errors (test RMSE) in float64
+MAX_TARGET = 1e150
+_BOMS = (  # longest first: the UTF-32 LE mark starts with the UTF-16 LE one
+    (codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"), (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"),
+)
 _MISSING = frozenset({"", "na", "nan", "n/a", "null", "none"})
 
 Cell = str | float | int | None
@@ -66,10 +86,17 @@ def load(source: DataSource) -> Dataset:
         return _load_bundled(source)
     assert source.path is not None and source.target is not None
     path = Path(source.path)
-    if not path.is_file():
+    flag = f"--{source.format or 'csv'}"
+    if path.is_dir():
+        raise UsageError(f"{flag} {source.path} is a directory; give the data file itself.")
+    if not path.exists():
         raise UsageError(f"file not found: {source.path}")
-    columns = _read_parquet(path) if source.format == "parquet" else _read_csv(path)
-    digest = "sha256:" + hashlib.sha256(path.read_bytes()).hexdigest()
+    try:
+        raw = path.read_bytes()
+    except OSError as err:
+        raise UsageError(f"cannot read {source.path}: {err.strerror or err}.") from None
+    columns = _read_parquet(path) if source.format == "parquet" else _read_csv(path, raw)
+    digest = "sha256:" + hashlib.sha256(raw).hexdigest()
     return _from_columns(columns, source, path.name, digest)
 
 
@@ -92,9 +119,48 @@ def _load_bundled(source: DataSource) -> Dataset:
     return Dataset(name, task, x, y, features, "target", classes, f"sklearn-{sklearn.__version__}:{name}")
 
 
-def _read_csv(path: Path) -> dict[str, list[Cell]]:
-    with path.open(newline="", encoding="utf-8-sig") as f:
-        rows = list(csv.reader(f))
+def _decode(path: Path, raw: bytes) -> tuple[str, str]:
+    """The text of a CSV file and the encoding used: by its byte-order mark, else strict UTF-8."""
+    for bom, encoding in _BOMS:
+        if raw.startswith(bom):
+            try:
+                return raw.decode(encoding), encoding.replace("-sig", "") + " (with BOM)"
+            except UnicodeDecodeError as err:
+                raise UsageError(
+                    f"{path} starts with a {encoding} byte-order mark but is not valid {encoding} "
+                    f"(byte {err.start}); save it again as UTF-8."
+                ) from None
+    try:
+        return raw.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError as err:
+        line = raw.count(b"\n", 0, err.start) + 1
+        hint = ("it looks like UTF-16 without a byte-order mark" if raw[:2000].count(0) > len(raw[:2000]) // 4
+                else f"byte 0x{raw[err.start]:02x} on line {line} is not UTF-8 (latin-1 or cp1252?)")
+        raise UsageError(
+            f"{path} is not UTF-8: {hint}; losskit reads UTF-8, or UTF-16/32 with a byte-order mark. "
+            f"Convert it, e.g. iconv -f latin1 -t utf-8 {path.name} > {path.stem}-utf8.csv"
+        ) from None
+
+
+def _delimiter(text: str) -> str:
+    header = text.split("\n", 1)[0]
+    if "," in header:
+        return ","
+    return next((d for d in (";", "\t") if d in header), ",")
+
+
+def _read_csv(path: Path, raw: bytes) -> dict[str, list[Cell]]:
+    text, encoding = _decode(path, raw)
+    if "\0" in text:
+        raise UsageError(f"{path} holds NUL characters as {encoding}; is it a CSV text file?")
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(text))
+    try:
+        rows = list(reader)
+    except csv.Error as err:
+        limit = csv.field_size_limit()
+        why = (f"a field is longer than {limit:,} characters" if "field larger" in str(err)
+               else one_line(err))
+        raise UsageError(f"{path} line {reader.line_num} cannot be read as CSV: {why}.") from None
     rows = [r for r in rows if r]  # skip blank lines
     if not rows:
         raise UsageError(f"{path} is empty; a CSV needs a header row and data rows.")
@@ -227,6 +293,13 @@ def _target(
             )
         if np.all(values == values[0]):
             raise UsageError(f"regression target {target!r} is constant ({values[0]:g}); there is nothing to learn.")
+        top = float(np.abs(values).max())
+        if top > MAX_TARGET:
+            raise UsageError(
+                f"regression target {target!r} has values up to {top:.3g}; losskit compare refuses |target| > 1e150, "
+                "whose squared errors overflow. Rescale the column (e.g. divide it by "
+                f"1e{math.floor(math.log10(top))}) and rerun."
+            )
         return task, values, None, note
     if values is not None and np.all(values == np.round(values)):
         keys: list[str] = [str(int(v)) for v in values]
@@ -291,13 +364,10 @@ def prepare(data: Dataset, test_size: float) -> Prepared:
     index = np.arange(n)
     stratify = data.y if data.task == "classification" else None
     train, test = train_test_split(index, test_size=n_test, random_state=SPLIT_SEED, stratify=stratify)
-    x_mu = data.x[train].mean(0)
-    x_sd = data.x[train].std(0)
-    x_sd = np.where(x_sd > 0, x_sd, 1.0)
-    x = (data.x - x_mu) / x_sd
+    x = _standardise(data.x, train)
     as32 = lambda a: torch.tensor(a, dtype=torch.float32)  # noqa: E731
     if data.task == "regression":
-        y_mu, y_sd = float(data.y[train].mean()), float(data.y[train].std())
+        y_mu, y_sd = _mean_sd(data.y[train])
         if y_sd == 0:
             raise UsageError(f"regression target {data.target_name!r} is constant on the training split.")
         y_train = as32((data.y[train] - y_mu) / y_sd)
@@ -307,3 +377,29 @@ def prepare(data: Dataset, test_size: float) -> Prepared:
         y_train = torch.tensor(data.y[train])
         y_test = torch.tensor(data.y[test])
     return Prepared(data.task, as32(x[train]), as32(x[test]), y_train, y_test, y_mu, y_sd, data.num_classes)
+
+
+# columns whose largest magnitude is within [1e-100, 1e100] are standardised as they are (bitwise the plain
+# formula); others are first divided by that magnitude, so that squares in the SD neither overflow nor underflow
+_RESCALE_OUTSIDE = (1e-100, 1e100)
+
+
+def _unit_scale(values: np.ndarray) -> np.ndarray:
+    top = np.abs(values).max(0) if values.size else np.zeros(values.shape[1:])
+    lo, hi = _RESCALE_OUTSIDE
+    return np.where((top > hi) | ((top > 0) & (top < lo)), top, 1.0)
+
+
+def _mean_sd(values: np.ndarray) -> tuple[float, float]:
+    """Mean and SD without overflow: a huge column is divided by its largest magnitude first, then scaled back."""
+    scale = float(_unit_scale(values))
+    unit = values / scale if scale != 1.0 else values
+    return float(unit.mean()) * scale, float(unit.std()) * scale
+
+
+def _standardise(x: np.ndarray, train: np.ndarray) -> np.ndarray:
+    """Each feature minus its training mean, over its training SD (1 for a constant one), at any finite magnitude."""
+    scale = _unit_scale(x[train])
+    unit = x / scale if (scale != 1.0).any() else x
+    mu, sd = unit[train].mean(0), unit[train].std(0)
+    return (unit - mu) / np.where(sd > 0, sd, 1.0)

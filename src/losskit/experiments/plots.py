@@ -1,7 +1,10 @@
 """PNG figures: learning curves, final metric against corruption, and the losses with their derivatives.
 
 Figures are drawn with matplotlib's non-interactive Agg backend and saved
-atomically (a temporary file moved into place).
+atomically (a temporary file moved into place). They are NaN-safe: a value
+that is not finite (an overflowing loss, an undefined interval) is left out
+of its curve and of the axis limits, and a panel with no finite value at all
+says so, instead of failing with matplotlib's "Axis limits cannot be NaN or Inf".
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from .store import atomic_write
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-__all__ = ["clipped_view", "label_logit_gradient", "learning_curves", "loss_curves", "loss_overlay",
+__all__ = ["clipped_view", "finite_or_nan", "label_logit_gradient", "learning_curves", "loss_curves", "loss_overlay",
            "metric_vs_corruption"]
 
 _STYLES = ("-", "--", "-.", ":")
@@ -34,6 +37,18 @@ _LABELS = {
     "test_accuracy": "test accuracy",
     "test_macro_f1": "test macro F1",
 }
+
+
+def finite_or_nan(values: object) -> np.ndarray:
+    """A float64 copy of ``values`` with every inf replaced by NaN, which matplotlib leaves out of lines and limits."""
+    out = np.array(values, dtype=np.float64)
+    out[~np.isfinite(out)] = np.nan
+    return out
+
+
+def _no_finite_values(ax: object) -> None:
+    ax.text(0.5, 0.5, "no finite values", transform=ax.transAxes, ha="center", va="center",  # type: ignore[attr-defined]
+            color="red", fontsize=9)
 
 
 def _figure(rows: int, cols: int, width: float, height: float) -> tuple[Figure, np.ndarray]:
@@ -70,10 +85,11 @@ def _save(fig: Figure, path: Path) -> Path:
 def _band(curve_set: list[Curve], metric: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     epochs = np.asarray(curve_set[0].epochs)
     values = np.asarray([c.metrics[metric] for c in curve_set], dtype=np.float64)
-    cis = [interval(values[:, j]) for j in range(values.shape[1])]
-    mean = np.array([c.mean for c in cis])
-    lo = np.array([c.lo if math.isfinite(c.lo) else c.mean for c in cis])
-    hi = np.array([c.hi if math.isfinite(c.hi) else c.mean for c in cis])
+    with np.errstate(all="ignore"):
+        cis = [interval(values[:, j]) for j in range(values.shape[1])]
+    mean = finite_or_nan([c.mean for c in cis])
+    lo = finite_or_nan([c.lo if math.isfinite(c.lo) else c.mean for c in cis])
+    hi = finite_or_nan([c.hi if math.isfinite(c.hi) else c.mean for c in cis])
     return epochs, mean, lo, hi
 
 
@@ -110,13 +126,13 @@ def metric_vs_corruption(
     for label in losses:
         rows = sorted((r for r in summary if r["loss"] == label), key=lambda r: float(r["corruption"]))
         x = np.array([float(r["corruption"]) for r in rows])
-        y = np.array([float(r[f"final_{metric}"]) for r in rows])
-        lo = np.array([float(r[f"final_{metric}_lo"]) for r in rows])
-        hi = np.array([float(r[f"final_{metric}_hi"]) for r in rows])
-        err = np.nan_to_num(np.vstack([y - lo, hi - y]))
+        y = finite_or_nan([float(r[f"final_{metric}"]) for r in rows])
+        lo = finite_or_nan([float(r[f"final_{metric}_lo"]) for r in rows])
+        hi = finite_or_nan([float(r[f"final_{metric}_hi"]) for r in rows])
+        err = np.nan_to_num(np.vstack([y - lo, hi - y]), nan=0.0, posinf=0.0, neginf=0.0)
         bar = ax.errorbar(x, y, yerr=err, marker="o", capsize=3, label=f"{label} (final)",
                           ls=_STYLES[losses.index(label) % len(_STYLES)])
-        best = [float(r[f"best_{metric}"]) for r in rows]
+        best = finite_or_nan([float(r[f"best_{metric}"]) for r in rows])
         ax.plot(x, best, ls=":", color=bar.lines[0].get_color(), lw=1.2)
     ax.set_xlabel("corruption level")
     ax.set_ylabel(f"{_LABELS.get(metric, metric)} (dotted: best epoch)")
@@ -165,9 +181,16 @@ def loss_curves(specs: Sequence[LossSpec], path: Path) -> Path:
         names = ("ℓ", "ℓ′", "ℓ″")
         kinks: list[float] = []  # where ℓ′ jumps: ℓ″ is undefined there
         for order, (ax, y) in enumerate(zip(row, values, strict=True)):
-            xs, ys = x.numpy().copy(), y.numpy().copy()
-            spread = float(np.nanmax(ys) - np.nanmin(ys))
-            if spread <= 1e-9 * max(1.0, float(np.nanmax(np.abs(ys)))):
+            xs, ys = x.numpy().copy(), finite_or_nan(y.numpy())
+            ax.set_title(f"{spec.label}: {names[order]}", fontsize=9)
+            if not np.isfinite(ys).any():
+                _no_finite_values(ax)
+                continue
+            with np.errstate(over="ignore"):
+                spread = float(np.nanmax(ys) - np.nanmin(ys))
+            if not math.isfinite(spread):  # finite values whose difference overflows: draw them as they are
+                spread = math.inf
+            elif spread <= 1e-9 * max(1.0, float(np.nanmax(np.abs(ys)))):
                 # constant up to rounding (e.g. MAE on probabilities has ℓ′ = −2): do not zoom into float noise
                 centre = float(np.round(np.nanmean(ys), 9))
                 ys[:] = centre
@@ -189,7 +212,6 @@ def loss_curves(specs: Sequence[LossSpec], path: Path) -> Path:
             ax.plot(xs, ys, lw=1.6)
             for m in marks:
                 ax.axvline(m, color="red", ls=":", lw=1)
-            ax.set_title(f"{spec.label}: {names[order]}", fontsize=9)
             ax.grid(alpha=0.3)
             ax.set_xlabel(xlabel, fontsize=8)
             if not regression and order > 0 and spread > 1e-9:
@@ -236,13 +258,21 @@ def clipped_view(ys: Sequence[np.ndarray], factor: float = CLIP_FACTOR) -> tuple
     fast-growing loss (MSE's r²) does not flatten the rest. A 5% margin is added.
     """
     finite = [y[np.isfinite(y)] for y in ys]
-    tops = np.array([y.max() for y in finite])
-    bottoms = np.array([y.min() for y in finite])
-    top, bottom = _edge(tops, factor), -_edge(-bottoms, factor)
+    if not any(len(y) for y in finite):
+        return -1.0, 1.0, []
+    tops = np.array([y.max() if len(y) else -np.inf for y in finite])
+    bottoms = np.array([y.min() if len(y) else np.inf for y in finite])
+    drawn = np.isfinite(tops)
+    top, bottom = _edge(tops[drawn], factor), -_edge(-bottoms[drawn], factor)
     slack = 1e-9 * max(1.0, abs(top), abs(bottom))
     clipped = [k for k in range(len(ys)) if tops[k] > top + slack or bottoms[k] < bottom - slack]
-    pad = 0.05 * (top - bottom) if top - bottom > slack else 1.0
-    return bottom - pad, top + pad, clipped
+    with np.errstate(over="ignore"):
+        width = top - bottom
+    pad = 0.05 * width if slack < width < math.inf else max(1.0, slack)
+    lo, hi = bottom - pad, top + pad
+    if not (math.isfinite(lo) and math.isfinite(hi)):  # curves spanning nearly the whole float64 range
+        lo, hi = bottom, top
+    return lo, hi, clipped
 
 
 def loss_overlay(specs: Sequence[LossSpec], path: Path) -> Path:
@@ -268,8 +298,8 @@ def loss_overlay(specs: Sequence[LossSpec], path: Path) -> Path:
             value, d1, _ = curves(spec, x)
             if task == "classification":
                 d1 = label_logit_gradient(d1, x)
-            columns[0].append(value.numpy())
-            columns[1].append(d1.numpy())
+            columns[0].append(finite_or_nan(value.numpy()))
+            columns[1].append(finite_or_nan(d1.numpy()))
         for ax, ys, title in zip(row, columns, _OVERLAY_TITLES[task], strict=True):
             lo, hi, clipped = clipped_view(ys)
             for k, (spec, y) in enumerate(zip(group, ys, strict=True)):

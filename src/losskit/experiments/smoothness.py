@@ -9,7 +9,10 @@ for the other :math:`C-1`, so the others share the rest equally.
 A derivative is called *continuous* on an interval when the largest gap
 between neighbouring grid values shrinks as the grid is refined (about in
 proportion to the step), and *jumping* when the gap stays the same size at
-steps 1e-2, 1e-3 and 1e-4: a jump of size J never shrinks below J. This is how
+steps 1e-2, 1e-3 and 1e-4: a jump of size J never shrinks below J. On an
+interval wider than [-4, 4] the steps grow with it (in proportion to its
+half-width over 4), so the grids keep at most about 80,000 points whatever
+the options. This is how
 "MAE is not differentiable at 0", "Huber is differentiable once" and
 "log-cosh is twice differentiable" are checked from the losses themselves.
 """
@@ -32,10 +35,11 @@ STEPS = (1e-2, 1e-3, 1e-4)
 
 
 def default_range(spec: LossSpec) -> tuple[float, float]:
-    """The x-range to examine: residuals within ±max(4, 2 x the largest numeric option), or p_y in (0, 1)."""
+    """The x-range to examine: residuals within ±max(4, 2 x the largest finite numeric option), or p_y in (0, 1)."""
     if spec.task == "classification":
         return (1e-3, 1.0 - 1e-3)
-    numbers = [abs(float(v)) for _, v in spec.options if isinstance(v, (int, float)) and not isinstance(v, bool)]
+    numbers = [abs(float(v)) for _, v in spec.options
+               if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)]
     half = max([4.0] + [2.0 * v for v in numbers])
     return (-half, half)
 
@@ -94,16 +98,20 @@ def continuity(spec: LossSpec, order: int, lo: float | None = None, hi: float | 
         raise ValueError(f"the jump test is for regression losses (of the residual); {spec.label} is {spec.task}")
     if lo is None or hi is None:
         lo, hi = default_range(spec)
+    if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
+        raise ValueError(f"the jump test needs a finite interval lo < hi, got [{lo}, {hi}]")
+    stretch = max(1.0, (hi - lo) / 8.0)  # [-4, 4] uses the steps as they are
+    steps = [h * stretch for h in STEPS]
     gaps = []
     mid = 0.0
-    for h in STEPS:
+    for h in steps:
         x = _grid(lo, hi, h)
         f = curves(spec, x)[order]
         diff = (f[1:] - f[:-1]).abs()
-        i = int(diff.argmax())
+        i = int(diff.nan_to_num(nan=-1.0).argmax())  # a NaN gap (a loss undefined somewhere) is no jump
         gaps.append(float(diff[i]))
         mid = float(x[i] + x[i + 1]) / 2
-    h = STEPS[-1]
+    h = steps[-1]
     f = curves(spec, torch.tensor([mid - h, mid + h], dtype=torch.float64))[order]
     continuous = gaps[-1] < 0.5 * gaps[0] or gaps[-1] < 1e-6
     return Continuity(order, continuous, tuple(gaps), round(mid, 3) + 0.0, float((f[1] - f[0]).abs()))

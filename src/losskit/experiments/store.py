@@ -10,11 +10,15 @@ Layout::
 Every file is written to a temporary name in the same directory and moved into
 place with :func:`os.replace`, so a reader (or a rerun after a kill) never sees
 a half-written file. A chunk counts as finished exactly when its ``.json``
-exists, so a rerun neither redoes nor duplicates it.
+exists and reads back whole, so a rerun neither redoes nor duplicates it; a
+state file that does not read back (truncated by a crash or a full disk in
+an older version, or edited by hand) is set aside as ``*.corrupt`` and its
+chunk recomputed, which gives the same numbers.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
@@ -26,9 +30,10 @@ from typing import Any
 
 import torch
 
-from .config import UsageError, fingerprint
+from .._usage import UsageError
+from .config import fingerprint
 
-__all__ = ["OWNED", "Store", "atomic_write"]
+__all__ = ["OWNED", "Store", "atomic_write", "check_writable"]
 
 OWNED = ("config.json", "results.csv", "runs.csv", "summary.csv", "report.md", "figures", "state")
 
@@ -42,9 +47,35 @@ def atomic_write(path: Path, data: bytes) -> None:
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    finally:
-        if tmp.exists():
+    except BaseException:  # a full disk, a read-only mount, Ctrl-C: the old file stays, the temporary goes
+        with contextlib.suppress(OSError):
             tmp.unlink()
+        raise
+
+
+def check_writable(out: Path, flag: str = "--out") -> None:
+    """Refuse, before anything is written, an output path that cannot be created or written.
+
+    ``out`` may not exist yet; its nearest existing ancestor must be a writable directory.
+    """
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"{flag} {out} exists and is not a directory.")
+    existing = out
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise UsageError(f"{flag} {out}: {existing} is a file, not a directory; choose another {flag}.")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        why = "is on a read-only file system" if _read_only(existing) else "is not writable"
+        raise UsageError(f"{flag} {out}: {existing} {why}; choose another {flag}.")
+
+
+def _read_only(path: Path) -> bool:
+    try:
+        return bool(os.statvfs(path).f_flag & os.ST_RDONLY)
+    except (OSError, AttributeError):
+        return False
 
 
 def csv_bytes(columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> bytes:
@@ -73,6 +104,7 @@ class Store:
     def __init__(self, out: Path) -> None:
         self.out = Path(out)
         self.state = self.out / "state"
+        self.recovered: list[str] = []  # state files that did not read back and were set aside
 
     # -------------------------------------------------------------- config
 
@@ -82,8 +114,7 @@ class Store:
         Returns ``"new"``, ``"resume"`` (same configuration) or ``"overwrite"`` (``--force``);
         raises :class:`UsageError` for a different configuration without ``--force``.
         """
-        if self.out.exists() and not self.out.is_dir():
-            raise UsageError(f"--out {self.out} exists and is not a directory.")
+        check_writable(self.out)
         if not self.out.exists() or not any(self.out.iterdir()):
             return "new"
         config = self.out / "config.json"
@@ -131,21 +162,46 @@ class Store:
         return self.state / f"chunk-{i:04d}.{ext}"
 
     def finished(self, i: int) -> dict[str, Any] | None:
+        """A finished chunk's payload, or None when it is not finished (or its file does not read back)."""
         path = self._chunk(i, "json")
-        return json.loads(path.read_text()) if path.is_file() else None
+        if not path.is_file():
+            return None
+        try:
+            payload = json.loads(path.read_text())
+        except (ValueError, UnicodeDecodeError):
+            payload = None
+        if not isinstance(payload, dict):
+            self._set_aside(path)
+            return None
+        return payload
 
     def save_finished(self, i: int, payload: dict[str, Any]) -> None:
         atomic_write(self._chunk(i, "json"), json.dumps(payload).encode())
         self._chunk(i, "pt").unlink(missing_ok=True)
 
     def checkpoint(self, i: int) -> dict[str, Any] | None:
+        """An unfinished chunk's checkpoint, or None (none saved, or one that does not load: start the chunk over)."""
         path = self._chunk(i, "pt")
-        return torch.load(path, weights_only=True) if path.is_file() else None
+        if not path.is_file():
+            return None
+        try:
+            state = torch.load(path, weights_only=True)
+        except Exception:  # truncated or not a torch file: torch raises several kinds
+            state = None
+        if not isinstance(state, dict):
+            self._set_aside(path)
+            return None
+        return state
 
     def save_checkpoint(self, i: int, state: dict[str, Any]) -> None:
         buf = io.BytesIO()
         torch.save(state, buf)
         atomic_write(self._chunk(i, "pt"), buf.getvalue())
+
+    def _set_aside(self, path: Path) -> None:
+        """Keep an unreadable state file for inspection, out of the way of the rerun that recomputes it."""
+        os.replace(path, path.with_name(path.name + ".corrupt"))
+        self.recovered.append(path.name)
 
     # -------------------------------------------------------------- views
 
