@@ -85,11 +85,13 @@ def _pos_weight_view(pos_weight: float | torch.Tensor, input: torch.Tensor, vali
     """``pos_weight`` as a tensor that multiplies elementwise: scalar, (C,) along dim 1, or input's shape."""
     if not isinstance(pos_weight, torch.Tensor):
         value = V.check_interval(pos_weight, "pos_weight", 0.0, math.inf, high_open=True)
+        value = V.check_within_dtype_max(value, "pos_weight", input.dtype)
         return torch.tensor(value, dtype=input.dtype, device=input.device)
     V.check_float(pos_weight, "pos_weight")
     if V.resolve(validate):
         V.check_finite(pos_weight, "pos_weight")
         V.check_nonnegative(pos_weight, "pos_weight")
+        V.check_within_dtype_max(pos_weight, "pos_weight", input.dtype)
     pw = pos_weight.to(input.dtype)
     if pw.dim() == 0 or pw.shape == input.shape:
         return pw
