@@ -525,7 +525,7 @@ def check_weight_values(weight: torch.Tensor | None, name: str = "weight") -> No
     check_nonnegative(weight, name)
 
 
-def check_batched(values: torch.Tensor, need: str, fix: str = "") -> None:
+def check_batch_dim(values: torch.Tensor, need: str, fix: str = "") -> None:
     """A reduction that needs a batch dim 0 refuses a 0-d loss; ``need`` says which, ``fix`` how."""
     if values.dim() == 0:
         raise LossInputError(f"{need}, got a 0-d input{fix}.")
