@@ -144,7 +144,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=_plot)
 
     lst = sub.add_parser("list", help="list the registered losses", description="List the registered losses.")
-    lst.add_argument("--task", choices=("regression", "classification", "multilabel"), help="only this task")
+    # registry.TASKS, spelled out so that building the parser does not import torch
+    tasks = ("regression", "classification", "multilabel", "segmentation", "metric_learning", "ranking",
+             "probabilistic_regression")
+    lst.add_argument("--task", choices=tasks, help="only this task")
     lst.set_defaults(handler=_list)
     return parser
 
@@ -305,10 +308,13 @@ def _plot(args: argparse.Namespace) -> int:
 
     check_writable(out.parent)
     specs = parse_loss_specs(args.losses)
-    other = [s.label for s in specs if s.task not in ("regression", "classification")]
-    if other:
-        raise UsageError(f"plot draws regression and classification losses; {', '.join(other)} is not one")
     from .experiments.plots import loss_curves, loss_overlay
+    from .experiments.smoothness import of_residual
+
+    other = [s.label for s in specs if s.task != "classification" and not of_residual(s)]
+    if other:
+        raise UsageError(f"plot draws regression and classification losses, and NLLs with a variance or scale; "
+                     f"{', '.join(other)} is not one")
 
     (loss_overlay if args.layout == "overlay" else loss_curves)(specs, out)
     print(f"wrote {out}")
