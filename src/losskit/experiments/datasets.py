@@ -279,7 +279,8 @@ def _target(
             task, why = "classification", f"target {target!r} is not numeric"
         else:
             distinct = np.unique(values)
-            if len(distinct) <= MAX_INFERRED_CLASSES and np.all(distinct == np.round(distinct)):
+            codes = np.all(distinct == np.round(distinct)) and np.abs(distinct).max() < 2**31
+            if len(distinct) <= MAX_INFERRED_CLASSES and codes:
                 task, why = "classification", f"target {target!r} has {len(distinct)} distinct integer values"
             else:
                 task, why = "regression", f"target {target!r} has {len(distinct)} distinct numeric values"

@@ -128,7 +128,14 @@ class Store:
         try:
             old = json.loads(config.read_text())
         except (OSError, ValueError):
-            old = {}
+            old = None
+        if not isinstance(old, dict):
+            if force:
+                return "overwrite"
+            raise UsageError(
+                f"--out {self.out} holds an unreadable config.json (damaged or cut short); "
+                "use --force to start the run over there, or another --out."
+            )
         if old.get("fingerprint") == fingerprint(description):
             return "resume"
         if force:
