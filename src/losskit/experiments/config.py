@@ -76,7 +76,7 @@ def _check_option_range(name: str, key: str, value: Any) -> None:
     if abs(value) > OPTION_LIMIT:  # exact for ints of any size
         raise UsageError(
             f"loss {name!r}: {key}={_show_number(value)} is out of range; losskit compare and plot take |{key}| <= 1e6 "
-            f"(targets are standardised to SD 1 and training runs in float32)."
+            f"(data are standardised to SD 1 and training runs in float32)."
         )
 
 
