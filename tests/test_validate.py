@@ -533,3 +533,149 @@ def test_numpy_scalar_hyperparameters_are_accepted_as_numbers() -> None:
     )
     with _raises(r"delta must be a positive number, got np.True_"):
         LF.huber_loss(x, y, delta=np.bool_(True))
+
+
+# ------------------------------------------------------------------ holes found by fuzzing (issue 13)
+
+_REG_NAMES = losskit.available_losses()
+
+
+def _registry_batch(name: str) -> tuple[torch.Tensor, torch.Tensor]:
+    from test_registry_matrix import make_batch
+
+    b = make_batch(name)
+    return b.input, b.target
+
+
+def _index_losses() -> list[str]:
+    return [n for n in _REG_NAMES if "ignore_index" in losskit.loss_info(n).options]
+
+
+def test_uint8_target_that_aliases_ignore_index_is_refused() -> None:
+    # 156 == -100 modulo 256: it used to be silently ignored
+    with _raises(r"target holds the class index 156 \(target dtype torch\.uint8\), outside \[0, 4\) other than "
+                 r"ignore_index=-100"):
+        LF.cross_entropy(torch.randn(3, 4), torch.tensor([0, 156, 1], dtype=torch.uint8))
+    # with more classes, 156 is an ordinary class, not an ignored position
+    x = torch.randn(3, 200, dtype=torch.float64)
+    t = torch.tensor([0, 156, 1], dtype=torch.uint8)
+    torch.testing.assert_close(LF.cross_entropy(x, t), torch.nn.functional.cross_entropy(x, t.long()))
+
+
+@pytest.mark.parametrize(("dtype", "ignore_index"), [(torch.int32, 2**32), (torch.int16, 2**15), (torch.int8, 200)])
+def test_ignore_index_that_the_target_dtype_cannot_hold_is_refused(dtype: torch.dtype, ignore_index: int) -> None:
+    t = torch.tensor([0, 1, 2], dtype=dtype)
+    with _raises(rf"ignore_index={ignore_index} cannot occur in a target of dtype {dtype}.*target\.long\(\)"):
+        LF.cross_entropy(torch.randn(3, 4), t, ignore_index=ignore_index)
+    with _raises(rf"ignore_index={ignore_index} cannot occur in a target of dtype {dtype}"):
+        LF.linear_cross_entropy(torch.randn(3, 2), torch.randn(4, 2), t, ignore_index=ignore_index)
+
+
+def test_ignore_index_beyond_int64_is_refused() -> None:
+    with _raises(r"ignore_index=1180591620717411303424 does not fit in int64"):
+        LF.cross_entropy(torch.randn(3, 4), torch.tensor([0, 1, 2]), ignore_index=2**70)
+    with _raises(r"ignore_index must be an int, got 1\.5"):
+        LF.cross_entropy(torch.randn(3, 4), torch.tensor([0, 1, 2]), ignore_index=1.5)
+
+
+@pytest.mark.parametrize(("dtype", "num_classes"), [(torch.int8, 200), (torch.int16, 40000)])
+def test_narrow_int_target_with_more_classes_than_its_range_is_not_misreported(
+    dtype: torch.dtype, num_classes: int
+) -> None:
+    x = torch.randn(3, num_classes, generator=torch.Generator().manual_seed(0))
+    t = torch.tensor([3, 0, 100], dtype=dtype)
+    torch.testing.assert_close(LF.cross_entropy(x, t), torch.nn.functional.cross_entropy(x, t.long()))
+    with _raises(rf"target holds the class index -3 \(target dtype {dtype}\), outside \[0, {num_classes}\)"):
+        LF.cross_entropy(x, torch.tensor([-3, 0, 1], dtype=dtype))
+
+
+@pytest.mark.parametrize("name", _REG_NAMES)
+@pytest.mark.parametrize(("bad", "shown"), [(-1.0, "negative"), (math.nan, "nan"), (math.inf, "inf")])
+def test_sample_weight_negative_nan_or_inf_is_refused_like_weight(name: str, bad: float, shown: str) -> None:
+    x, t = _registry_batch(name)
+    sw = torch.ones(x.shape[0], dtype=x.dtype)
+    sw[1] = bad
+    fn = losskit.loss_info(name).function
+    pattern = r"sample_weight holds a negative value \(-1\)" if shown == "negative" else (
+        rf"sample_weight holds 1 non-finite value\(s\) \(first: {shown}\)"
+    )
+    with _raises(pattern):
+        fn(x, t, sample_weight=sw)
+
+
+@pytest.mark.parametrize("name", _REG_NAMES)
+def test_sample_weight_summing_to_zero_follows_the_zero_items_rule(name: str) -> None:
+    # every sample weighs 0: the mean is over zero items, hence 0 with zero gradients (never NaN)
+    x, t = _registry_batch(name)
+    x = x.clone().requires_grad_()
+    out = losskit.loss_info(name).function(x, t, sample_weight=torch.zeros(x.shape[0], dtype=x.dtype))
+    assert out.item() == 0.0
+    out.backward()
+    assert torch.equal(x.grad, torch.zeros_like(x))
+
+
+@pytest.mark.parametrize("bad", [math.nan, math.inf, -1, -0.5, "3", True])
+def test_num_items_nan_inf_or_negative_is_refused(bad: object) -> None:
+    for fused in ("never", "always"):
+        with LF.fused.fused_elementwise(fused):
+            x = torch.randn(4, 3, dtype=torch.float64, requires_grad=True)
+            with _raises(r"num_items must be a finite number >= 0 \(the global count of items in the step\), got"):
+                LF.mse_loss(x, torch.zeros(4, 3, dtype=torch.float64), num_items=bad)
+    with _raises(r"num_items must be a finite number >= 0"):
+        LF.cross_entropy(torch.zeros(2, 3), torch.tensor([0, 1]), num_items=bad)
+
+
+@pytest.mark.parametrize("bad", [math.nan, math.inf, -2.0])
+def test_num_items_tensor_holding_nan_inf_or_a_negative_count_is_refused(bad: float) -> None:
+    n = torch.tensor(bad)
+    x = torch.randn(4, 3, dtype=torch.float64, requires_grad=True)
+    with _raises(r"num_items holds .*; it must be a finite count >= 0"):
+        LF.mse_loss(x, torch.zeros(4, 3, dtype=torch.float64), num_items=n)
+    with _raises(r"num_items holds .*; it must be a finite count >= 0"):
+        LF.cross_entropy(torch.zeros(2, 3), torch.tensor([0, 1]), num_items=n)
+    with _raises(r"num_items holds .*; it must be a finite count >= 0"):
+        LF.linear_cross_entropy(torch.randn(2, 2), torch.randn(3, 2), torch.tensor([0, 1]), num_items=n)
+    assert torch.isnan(LF.mse_loss(x, torch.zeros_like(x), num_items=torch.tensor(math.nan), validate=False))
+    with _raises(r"num_items must hold a real count, got a tensor of dtype torch\.bool"):
+        LF.mse_loss(x, torch.zeros_like(x), num_items=torch.tensor(True))
+
+
+def test_zero_classes_with_every_target_ignored_gives_zero() -> None:
+    for fn in (LF.cross_entropy, LF.softmax_mae_loss):
+        x = torch.zeros(3, 0, requires_grad=True)
+        out = fn(x, torch.full((3,), -100))
+        assert out.item() == 0.0 and out.shape == ()
+        out.backward()
+        assert x.grad.shape == (3, 0)
+        assert fn(x, torch.full((3,), -100), reduction="none").tolist() == [0.0, 0.0, 0.0]
+    with _raises(r"target holds the class index 0, outside \[0, 0\) other than ignore_index=-100"):
+        LF.cross_entropy(torch.zeros(3, 0), torch.tensor([-100, 0, -100]))
+
+
+@pytest.mark.parametrize("name", _REG_NAMES)
+def test_value_checks_step_aside_under_vmap_grad_and_jvp(name: str) -> None:
+    fn = losskit.loss_info(name).function
+    x, t = _registry_batch(name)
+    xs = torch.stack([x, 0.5 * x, x + 1.0])
+    out = torch.func.vmap(lambda z: fn(z, t))(xs)
+    torch.testing.assert_close(out, torch.stack([fn(z, t) for z in xs]))
+    per_grad = torch.func.vmap(torch.func.grad(lambda z: fn(z, t)))(xs)
+    torch.testing.assert_close(per_grad, torch.stack([torch.func.grad(lambda z: fn(z, t))(z) for z in xs]))
+    # inside a transform the value checks are off (a batched value cannot be read); outside they are on
+    seen: list[bool] = []
+    torch.func.vmap(lambda z: (seen.append(V.resolve(True)), fn(z, t))[1])(xs)
+    assert seen == [False] and V.resolve(None)
+    _, tangent = torch.func.jvp(lambda z: fn(z, t), (x,), (torch.ones_like(x),))
+    torch.testing.assert_close(tangent, (torch.func.grad(lambda z: fn(z, t))(x) * torch.ones_like(x)).sum())
+
+
+@pytest.mark.parametrize("name", _index_losses())
+def test_out_of_range_class_index_with_validate_false_raises_torchs_index_error(name: str) -> None:
+    # documented: no value check, so torch's own bounds check answers; never a silent read or a crash
+    fn = losskit.loss_info(name).function
+    x, t = _registry_batch(name)
+    for bad in (x.shape[1], 10**6, -5):
+        with pytest.raises((IndexError, RuntimeError), match=r"out of bounds|must be smaller|index"):
+            fn(x, torch.full_like(t, bad), validate=False)
+    with pytest.raises((IndexError, RuntimeError), match=r"out of bounds"):
+        LF.linear_cross_entropy(torch.randn(2, 3), torch.randn(4, 3), torch.tensor([0, 9]), validate=False)

@@ -166,18 +166,20 @@ def resolve(validate: bool | None) -> bool:
     ``torch.compile`` (for ``validate=None``) and under functorch transforms
     (always: a batched or dual tensor's values cannot be read for a branch).
     """
+    if validate is False:
+        return False
     validate = check_validate(validate)
-    if _functorch_active():
+    if torch._C._are_functorch_transforms_active():
         return False
     if validate is None:
-        return _enabled and not _is_compiling()
+        return _enabled and not torch.compiler.is_compiling()
     return validate
 
 
 def host_read_allowed(t: torch.Tensor) -> bool:
     """Whether a verdict about ``t`` may be read on the host (see :func:`set_sync_policy`)."""
     if _policy == "auto":
-        return t.device.type == "cpu"
+        return t.is_cpu
     return _policy == "always"
 
 
@@ -248,11 +250,9 @@ def check_result(
     """
     if mode == OFF:
         return result
-    total = result.detach()
-    if total.dim():
-        total = total.sum()
+    total = result.detach().sum() if result.dim() else result
     if mode == SYNC:
-        if bool(torch.isfinite(total)):
+        if math.isfinite(total.item()):  # one 0-d read: the whole cost of a clean call
             return result
         for entry in inputs:
             if entry[1] is not None:
@@ -298,8 +298,14 @@ def check_reduction(reduction: object) -> str:
 
 def _real(value: object) -> float | None:
     """``value`` as a float if it is a real number (Python or numpy, not a bool), else None."""
-    if isinstance(value, float):
-        return value
+    kind = type(value)
+    if kind is float:
+        return value  # type: ignore[return-value]
+    if kind is int:
+        try:
+            return float(value)  # type: ignore[arg-type]
+        except OverflowError:
+            return math.copysign(math.inf, value)  # type: ignore[arg-type]
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         return None
     if type(value).__name__ == "bool_":
@@ -340,6 +346,8 @@ def check_in_range(
 
 def check_int(value: object, name: str, *, low: int | None = None, allow_none: bool = False) -> int | None:
     """An int (Python or numpy, not a bool), optionally >= ``low``."""
+    if type(value) is int and low is None:
+        return value  # type: ignore[return-value]
     if value is None and allow_none:
         return None
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or type(value).__name__ == "bool_":
@@ -373,7 +381,7 @@ def check_ignore_index(ignore_index: object, target_dtype: torch.dtype | None = 
         raise LossInputError(
             f"ignore_index={value} does not fit in int64 (class indices are int64); pass e.g. -100."
         )
-    if target_dtype is not None and value != -100 and target_dtype not in (torch.int64,):
+    if target_dtype is not None and value != -100 and target_dtype is not torch.int64:
         t_lo, t_hi = _int_range(target_dtype)
         if not t_lo <= value <= t_hi:
             raise LossInputError(
@@ -804,6 +812,252 @@ def check_classification_values(
     check_weight_values(weight)
 
 
+# ---------------------------------------------------------------- fused linear + cross-entropy
+
+
+def check_linear_cross_entropy(
+    hidden: torch.Tensor,
+    weight: torch.Tensor,
+    target: torch.Tensor,
+    bias: torch.Tensor | None,
+    *,
+    chunk_size: object,
+    ignore_index: object,
+    label_smoothing: object,
+    reduction: object,
+) -> tuple[int | None, int, float]:
+    """Structural checks of :func:`losskit.functional.linear_cross_entropy`; metadata only.
+
+    Returns ``(chunk_size, ignore_index, label_smoothing)`` as plain Python numbers.
+    """
+    check_float(hidden, "hidden")
+    check_float(weight, "weight")
+    check_tensor(target, "target")
+    check_reduction(reduction)
+    smoothing = check_in_range(label_smoothing, "label_smoothing", 0.0, 1.0)  # type: ignore[arg-type]
+    chunk = check_chunk_size(chunk_size)
+    if weight.dim() != 2:
+        raise LossInputError(
+            f"weight has shape {tuple(weight.shape)}; it must be (V, H), one row per class, like nn.Linear.weight."
+        )
+    vocab, width = weight.shape
+    if hidden.dim() == 0 or hidden.shape[-1] != width:
+        raise LossInputError(
+            f"hidden has shape {tuple(hidden.shape)} but weight has shape {tuple(weight.shape)}; hidden must be "
+            f"(..., {width}), its last dimension matching weight's second."
+        )
+    if target.is_floating_point() or target.dtype in (torch.bool, torch.complex64, torch.complex128):
+        raise LossInputError(
+            f"target has dtype {target.dtype}; linear_cross_entropy takes class indices, convert with target.long()."
+        )
+    ignore = check_ignore_index(ignore_index, target.dtype)
+    if target.shape != hidden.shape[:-1]:
+        raise LossInputError(
+            f"target has shape {tuple(target.shape)} but hidden has shape {tuple(hidden.shape)}; target must have "
+            f"shape {tuple(hidden.shape[:-1])}, one class index per row of hidden."
+        )
+    if bias is not None:
+        check_float(bias, "bias")
+        if bias.shape != (vocab,):
+            raise LossInputError(f"bias has shape {tuple(bias.shape)} but must have shape ({vocab},), one per class.")
+    return chunk, ignore, smoothing
+
+
+def check_logits_result(
+    values: torch.Tensor, mode: int, hidden: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None
+) -> None:
+    """The fused LM-head loss's value check, riding on its per-token losses.
+
+    Finite losses prove finite inputs (where they reach a counted token). A
+    non-finite loss names the non-finite input; with finite inputs the logits
+    overflowed the dtype, which is refused too (a loss of inf has no gradient).
+    """
+    if mode == OFF:
+        return
+    total = values.detach().sum()
+    message = (
+        "the logits hidden @ weight.T (+ bias) hold non-finite values although hidden and weight are "
+        "finite: they overflow the dtype. Scale the inputs down or compute in float64."
+    )
+    if mode == ASYNC:
+        _device_assert(
+            torch.isfinite(total),
+            "linear_cross_entropy: hidden, weight or bias holds NaN or inf, or the logits overflow the dtype.",
+        )
+        return
+    if bool(torch.isfinite(total)):
+        return
+    check_finite(hidden, "hidden")
+    check_finite(weight, "weight")
+    if bias is not None:
+        check_finite(bias, "bias")
+    raise LossInputError(message)
+
+
+# ---------------------------------------------------------------- distributed (losskit.distributed)
+
+
+def refuse_group_without_process_group() -> None:
+    raise LossInputError(
+        "group was given but torch.distributed is not initialised; call "
+        "torch.distributed.init_process_group(...) first, or pass group=None for one process."
+    )
+
+
+def refuse_non_member() -> None:
+    raise LossInputError("this process is not a member of the given group; call the function only on its members.")
+
+
+def check_local_total(local_total: object) -> None:
+    """``global_divisor``'s ``local_total``: a number or a one-element tensor."""
+    if isinstance(local_total, torch.Tensor):
+        if local_total.numel() != 1:
+            raise LossInputError(
+                f"local_total must be a one-element tensor, got shape {tuple(local_total.shape)}."
+            )
+        return
+    if _real(local_total) is None:
+        raise LossInputError(f"local_total must be a number or a one-element tensor, got {local_total!r}.")
+
+
+def check_target_list(targets: object) -> list[torch.Tensor]:
+    """``mean_divisor``'s targets: a tensor, or a non-empty list of same-kind tensors on one device."""
+    if isinstance(targets, torch.Tensor):
+        return [targets]
+    if not isinstance(targets, (list, tuple)):
+        raise LossInputError(
+            f"targets must be a tensor or a list of the step's micro-batch targets, got {type(targets).__name__}."
+        )
+    if not targets:
+        raise LossInputError("targets is an empty list; pass the targets of every micro-batch of the step.")
+    out = [check_tensor(t, f"targets[{i}]") for i, t in enumerate(targets)]
+    first = out[0]
+    for i, t in enumerate(out[1:], start=1):
+        if t.is_floating_point() != first.is_floating_point():
+            raise LossInputError(
+                f"targets[{i}] has dtype {t.dtype} but targets[0] has {first.dtype}; every micro-batch of a "
+                f"step must hold the same kind of target (class indices or floats)."
+            )
+        if t.device != first.device:
+            raise LossInputError(
+                f"targets[{i}] is on {t.device} but targets[0] is on {first.device}; move them to one device."
+            )
+    return out
+
+
+def check_count_options(weight: torch.Tensor | None, class_dim: object) -> int | None:
+    """``mean_divisor``'s ``weight`` (one per class) and ``class_dim`` (an int or None)."""
+    if weight is not None:
+        check_float(weight, "weight")
+        if weight.dim() != 1:
+            raise LossInputError(f"weight has shape {tuple(weight.shape)}; pass one weight per class, shape (C,).")
+    return check_int(class_dim, "class_dim", allow_none=True)
+
+
+def check_count_target(
+    t: torch.Tensor, name: str, weight: torch.Tensor | None, class_dim: int | None
+) -> None:
+    """One micro-batch's targets as ``mean_divisor`` counts them (structural)."""
+    if not t.is_floating_point():
+        check_index_dtype(t, name)
+        return
+    if class_dim is None:
+        if weight is not None:
+            raise LossInputError(
+                f"weight is a class weight, but {name} holds floats and class_dim is None (regression targets, "
+                f"where every element counts once); for probability targets pass class_dim=1."
+            )
+        return
+    if not -t.dim() <= class_dim < t.dim():
+        raise LossInputError(f"class_dim={class_dim} is out of range for {name} of shape {tuple(t.shape)}.")
+    if weight is not None and weight.shape != (t.shape[class_dim],):
+        raise LossInputError(
+            f"weight has shape {tuple(weight.shape)} but {name} has {t.shape[class_dim]} classes along "
+            f"class_dim={class_dim}; pass one weight per class."
+        )
+
+
+def check_vocab_parallel(
+    logits_shard: torch.Tensor, target: torch.Tensor, *, reduction: object, label_smoothing: object,
+    ignore_index: object,
+) -> tuple[float, int]:
+    """Structural checks of ``vocab_parallel_cross_entropy``; returns ``(label_smoothing, ignore_index)``."""
+    check_float(logits_shard, "logits_shard")
+    check_tensor(target, "target")
+    check_reduction(reduction)
+    smoothing = check_in_range(label_smoothing, "label_smoothing", 0.0, 1.0)  # type: ignore[arg-type]
+    if target.is_floating_point() or target.dtype in (torch.bool, torch.complex64, torch.complex128):
+        raise LossInputError(
+            f"target has dtype {target.dtype}; vocab-parallel cross-entropy needs class indices of an integer "
+            f"dtype (probability targets are not supported), e.g. target.long()."
+        )
+    ignore = check_ignore_index(ignore_index, target.dtype)
+    if logits_shard.dim() == 0:
+        raise LossInputError("logits_shard is 0-d; pass logits of shape (N, width) or (N, width, d1, ...).")
+    shard = logits_shard if logits_shard.dim() > 1 else logits_shard.unsqueeze(0)
+    labels = target if logits_shard.dim() > 1 else target.unsqueeze(0)
+    expected = shard.shape[:1] + shard.shape[2:]
+    if labels.shape != expected:
+        lm_hint = (
+            " The class dim looks last (language-model layout): pass logits_shard.flatten(0, -2) and "
+            "target.flatten()."
+            if shard.dim() > 2 and labels.shape == shard.shape[:-1]
+            else ""
+        )
+        raise LossInputError(
+            f"target has shape {tuple(labels.shape)} but logits_shard has shape {tuple(shard.shape)} "
+            f"(classes along dim 1), so target must have shape {tuple(expected)}.{lm_hint}"
+        )
+    if shard.shape[1] == 0:
+        raise LossInputError("logits_shard holds no class (width 0 along dim 1); every rank needs >= 1 class.")
+    return smoothing, ignore
+
+
+def check_vocab_start(vocab_start: object, distributed: bool) -> None:
+    if isinstance(vocab_start, bool) or not isinstance(vocab_start, numbers.Integral) or int(vocab_start) < 0:
+        raise LossInputError(f"vocab_start must be an int >= 0 (this shard's first class), got {vocab_start!r}.")
+    if not distributed and vocab_start != 0:
+        raise LossInputError(
+            f"vocab_start={vocab_start} but there is no process group, so this process holds every class and "
+            f"the shard starts at 0; initialise torch.distributed or drop vocab_start."
+        )
+
+
+def check_vocab_tiling(layout: list[tuple[int, int]]) -> int:
+    """Every rank's ``(vocab_start, width)``, sorted, must tile [0, C) without gap or overlap; returns C."""
+    end = 0
+    for start, w in layout:
+        if start != end:
+            raise LossInputError(
+                f"the vocab shards (vocab_start, width) = {layout} do not tile [0, C) without gap or overlap "
+                f"(expected a shard starting at {end}); pass each rank's vocab_start, or leave it None for "
+                f"equal shards in rank order."
+            )
+        end = start + w
+    return end
+
+
+def refuse_different_targets() -> None:
+    raise LossInputError(
+        "target differs between the ranks of group; vocab-parallel cross-entropy needs the same full "
+        "target on every rank (only the logits are sharded)."
+    )
+
+
+# ---------------------------------------------------------------- loss options by name (the registry, the CLI)
+
+
+def check_loss_options(name: str, keys: Sequence[str], allowed: dict[str, object]) -> None:
+    """Every option key given for the registered loss ``name`` must be one of its hyperparameters.
+
+    ``allowed`` maps each hyperparameter to its default (``LossInfo.hyperparameters``).
+    """
+    for key in keys:
+        if key not in allowed:
+            accepts = ", ".join(f"{k} (default {v!r})" for k, v in allowed.items()) or "no options"
+            raise LossInputError(f"loss {name!r} has no option {key!r}; it accepts {accepts}.")
+
+
 # ---------------------------------------------------------------- scales within the compute dtype
 
 
@@ -822,6 +1076,9 @@ def check_scale_in_dtype(value: float | torch.Tensor, name: str, dtype: torch.dt
     low, high = _normal_range(dtype)
     if isinstance(value, torch.Tensor):
         bad = ~((value >= low) & (value <= high))
+        if not host_read_allowed(value):
+            _device_assert(~bad.any(), f"every {name} must lie in [{low:g}, {high:g}], the normal numbers of {dtype}.")
+            return value
         if not bool(bad.any()):
             return value
         value = value[bad].flatten()[0].item()

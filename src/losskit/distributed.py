@@ -72,16 +72,11 @@ def _group_info(group: ProcessGroup | None) -> tuple[int, int]:
     """(world size, rank) of this process in ``group``; (1, 0) without torch.distributed."""
     if not _is_distributed():
         if group is not None:
-            raise V.LossInputError(
-                "group was given but torch.distributed is not initialised; call "
-                "torch.distributed.init_process_group(...) first, or pass group=None for one process."
-            )
+            V.refuse_group_without_process_group()
         return 1, 0
     rank = dist.get_rank(group)
     if rank < 0:
-        raise V.LossInputError(
-            "this process is not a member of the given group; call the function only on its members."
-        )
+        V.refuse_non_member()
     return dist.get_world_size(group), rank
 
 
@@ -141,12 +136,7 @@ def global_divisor(local_total: Number, *, group: ProcessGroup | None = None) ->
       a 0-d float64 tensor (float32 on MPS) on ``local_total``'s device
       (the CPU for a Python number); no host synchronisation.
     """
-    if isinstance(local_total, bool) or not isinstance(local_total, (int, float, torch.Tensor)):
-        raise V.LossInputError(f"local_total must be a number or a one-element tensor, got {local_total!r}.")
-    if isinstance(local_total, torch.Tensor) and local_total.numel() != 1:
-        raise V.LossInputError(
-            f"local_total must be a one-element tensor, got shape {tuple(local_total.shape)}."
-        )
+    V.check_local_total(local_total)
     device = local_total.device if isinstance(local_total, torch.Tensor) else torch.device("cpu")
     total = torch.as_tensor(local_total, device=device).detach().to(_count_dtype(device)).reshape(()).clone()
     world, _ = _group_info(group)
@@ -154,30 +144,6 @@ def global_divisor(local_total: Number, *, group: ProcessGroup | None = None) ->
         return total
     _all_reduce(total, dist.ReduceOp.SUM, group)
     return total / world
-
-
-def _as_target_list(targets: torch.Tensor | Sequence[torch.Tensor]) -> list[torch.Tensor]:
-    if isinstance(targets, torch.Tensor):
-        return [targets]
-    if not isinstance(targets, (list, tuple)):
-        raise V.LossInputError(
-            f"targets must be a tensor or a list of the step's micro-batch targets, got {type(targets).__name__}."
-        )
-    if not targets:
-        raise V.LossInputError("targets is an empty list; pass the targets of every micro-batch of the step.")
-    out = [V.check_tensor(t, f"targets[{i}]") for i, t in enumerate(targets)]
-    first = out[0]
-    for i, t in enumerate(out[1:], start=1):
-        if t.is_floating_point() != first.is_floating_point():
-            raise V.LossInputError(
-                f"targets[{i}] has dtype {t.dtype} but targets[0] has {first.dtype}; every micro-batch of a "
-                f"step must hold the same kind of target (class indices or floats)."
-            )
-        if t.device != first.device:
-            raise V.LossInputError(
-                f"targets[{i}] is on {t.device} but targets[0] is on {first.device}; move them to one device."
-            )
-    return out
 
 
 def _local_count(
@@ -190,9 +156,9 @@ def _local_count(
     name: str,
 ) -> torch.Tensor:
     dtype = _count_dtype(t.device)
+    V.check_count_target(t, name, weight, class_dim)
     if not t.is_floating_point():
-        if t.dtype in (torch.bool, torch.complex64, torch.complex128):
-            raise V.LossInputError(f"{name} has dtype {t.dtype}; pass class indices as int64 (target.long()).")
+        t = t.long()  # compared as int64: a narrow dtype would wrap ignore_index
         valid = t != ignore_index
         if weight is None:
             return valid.sum().to(dtype)
@@ -202,23 +168,11 @@ def _local_count(
         w = weight.to(device=t.device, dtype=dtype)[index]
         return torch.where(valid, w, torch.zeros_like(w)).sum()
     if class_dim is None:
-        if weight is not None:
-            raise V.LossInputError(
-                f"weight is a class weight, but {name} holds floats and class_dim is None (regression targets, "
-                f"where every element counts once); for probability targets pass class_dim=1."
-            )
         return torch.tensor(float(t.numel()), dtype=dtype, device=t.device)
-    if not -t.dim() <= class_dim < t.dim():
-        raise V.LossInputError(f"class_dim={class_dim} is out of range for {name} of shape {tuple(t.shape)}.")
     num_classes = t.shape[class_dim]
     if weight is None:
         positions = t.numel() // num_classes if num_classes else 0
         return torch.tensor(float(positions), dtype=dtype, device=t.device)
-    if weight.shape != (num_classes,):
-        raise V.LossInputError(
-            f"weight has shape {tuple(weight.shape)} but {name} has {num_classes} classes along "
-            f"class_dim={class_dim}; pass one weight per class."
-        )
     w = weight.to(device=t.device, dtype=dtype)
     return (t.to(dtype).movedim(class_dim, -1) * w).sum()
 
@@ -290,15 +244,9 @@ def mean_divisor(
       Hugging Face transformers PR 34191, *Fix gradient accumulation
       normalisation* (``num_items_in_batch``), 2024.
     """
-    if isinstance(ignore_index, bool) or not isinstance(ignore_index, int):
-        raise V.LossInputError(f"ignore_index must be an int, got {ignore_index!r}.")
-    if weight is not None:
-        V.check_float(weight, "weight")
-        if weight.dim() != 1:
-            raise V.LossInputError(f"weight has shape {tuple(weight.shape)}; pass one weight per class, shape (C,).")
-    if class_dim is not None and (isinstance(class_dim, bool) or not isinstance(class_dim, int)):
-        raise V.LossInputError(f"class_dim must be an int or None, got {class_dim!r}.")
-    items = _as_target_list(targets)
+    ignore_index = V.check_ignore_index(ignore_index)
+    class_dim = V.check_count_options(weight, class_dim)
+    items = V.check_target_list(targets)
     total = sum(
         _local_count(
             t, ignore_index=ignore_index, weight=weight, class_dim=class_dim, validate=validate,
@@ -379,16 +327,7 @@ def _check_vocab_layout(
     """All-gather every rank's (start, width); they must tile [0, C). Returns C."""
     mine = torch.tensor([vocab_start, width], dtype=torch.int64, device=device)
     layout = sorted(tuple(int(v) for v in t.tolist()) for t in _all_gather(mine, group, world))
-    end = 0
-    for start, w in layout:
-        if start != end:
-            raise V.LossInputError(
-                f"the vocab shards (vocab_start, width) = {layout} do not tile [0, C) without gap or overlap "
-                f"(expected a shard starting at {end}); pass each rank's vocab_start, or leave it None for "
-                f"equal shards in rank order."
-            )
-        end = start + w
-    return end
+    return V.check_vocab_tiling(layout)  # type: ignore[arg-type]
 
 
 def _check_same_target(target: torch.Tensor, group: ProcessGroup | None) -> None:
@@ -396,10 +335,7 @@ def _check_same_target(target: torch.Tensor, group: ProcessGroup | None) -> None
     extremes = torch.stack([t, -t])
     _all_reduce(extremes, dist.ReduceOp.MAX, group)
     if not (torch.equal(extremes[0], t) and torch.equal(-extremes[1], t)):
-        raise V.LossInputError(
-            "target differs between the ranks of group; vocab-parallel cross-entropy needs the same full "
-            "target on every rank (only the logits are sharded)."
-        )
+        V.refuse_different_targets()
 
 
 def vocab_parallel_cross_entropy(
@@ -463,48 +399,19 @@ def vocab_parallel_cross_entropy(
       Shoeybi et al., *Megatron-LM: Training Multi-Billion Parameter Language
       Models Using Model Parallelism*, arXiv:1909.08053, 2019.
     """
-    V.check_float(logits_shard, "logits_shard")
-    V.check_tensor(target, "target")
-    V.check_reduction(reduction)
-    V.check_in_range(label_smoothing, "label_smoothing", 0.0, 1.0)
-    if isinstance(ignore_index, bool) or not isinstance(ignore_index, int):
-        raise V.LossInputError(f"ignore_index must be an int, got {ignore_index!r}.")
-    if target.is_floating_point() or target.dtype in (torch.bool, torch.complex64, torch.complex128):
-        raise V.LossInputError(
-            f"target has dtype {target.dtype}; vocab-parallel cross-entropy needs class indices of an integer "
-            f"dtype (probability targets are not supported), e.g. target.long()."
-        )
-    if logits_shard.dim() == 0:
-        raise V.LossInputError("logits_shard is 0-d; pass logits of shape (N, width) or (N, width, d1, ...).")
+    label_smoothing, ignore_index = V.check_vocab_parallel(
+        logits_shard, target, reduction=reduction, label_smoothing=label_smoothing, ignore_index=ignore_index
+    )
     unbatched = logits_shard.dim() == 1
     if unbatched:
         logits_shard, target = logits_shard.unsqueeze(0), target.unsqueeze(0)
     expected = logits_shard.shape[:1] + logits_shard.shape[2:]
-    if target.shape != expected:
-        lm_hint = (
-            " The class dim looks last (language-model layout): pass logits_shard.flatten(0, -2) and "
-            "target.flatten()."
-            if logits_shard.dim() > 2 and target.shape == logits_shard.shape[:-1]
-            else ""
-        )
-        raise V.LossInputError(
-            f"target has shape {tuple(target.shape)} but logits_shard has shape {tuple(logits_shard.shape)} "
-            f"(classes along dim 1), so target must have shape {tuple(expected)}.{lm_hint}"
-        )
     width = logits_shard.shape[1]
-    if width == 0:
-        raise V.LossInputError("logits_shard holds no class (width 0 along dim 1); every rank needs >= 1 class.")
     world, rank = _group_info(group)
     distributed = _is_distributed()
     if vocab_start is None:
         vocab_start = rank * width
-    elif isinstance(vocab_start, bool) or not isinstance(vocab_start, int) or vocab_start < 0:
-        raise V.LossInputError(f"vocab_start must be an int >= 0 (this shard's first class), got {vocab_start!r}.")
-    if not distributed and vocab_start != 0:
-        raise V.LossInputError(
-            f"vocab_start={vocab_start} but there is no process group, so this process holds every class and "
-            f"the shard starts at 0; initialise torch.distributed or drop vocab_start."
-        )
+    V.check_vocab_start(vocab_start, distributed)
 
     if V.resolve(validate):
         V.check_finite(logits_shard, "logits_shard")
@@ -514,13 +421,16 @@ def vocab_parallel_cross_entropy(
             _check_same_target(target, group)
         V.check_class_indices(target, num_classes, ignore_index)
 
+    target = target.long()  # compared as int64: a narrow dtype would wrap ignore_index
     dtype = compute_dtype(logits_shard)
     rows = logits_shard.to(dtype).movedim(1, -1).reshape(-1, width)
     values = _VocabParallelCrossEntropy.apply(
         rows, target.reshape(-1), vocab_start, float(label_smoothing), ignore_index, group, distributed
     ).reshape(expected)
     valid = (target != ignore_index).to(dtype)
-    out = reduce_loss(values, reduction, denom=valid, sample_weight=sample_weight, num_items=num_items)
+    out = reduce_loss(
+        values, reduction, denom=valid, sample_weight=sample_weight, num_items=num_items, validate=validate
+    )
     if unbatched and reduction == "none":
         out = out.squeeze(0)
     return out

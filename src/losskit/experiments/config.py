@@ -17,6 +17,7 @@ from typing import Any
 import torch
 
 from .._usage import UsageError
+from .._validate import check_loss_options
 from ..errors import LossInputError
 from ..nn import FunctionalLoss
 from ..registry import available_losses, loss_info
@@ -145,9 +146,10 @@ def parse_loss_spec(text: str) -> LossSpec:
         key = key.strip()
         if not eq or not key:
             raise UsageError(f"loss option {part!r} in {text!r} is not KEY=VALUE; write e.g. huber:delta=2.")
-        if key not in allowed:
-            accepts = ", ".join(f"{k} (default {v!r})" for k, v in allowed.items()) or "no options"
-            raise UsageError(f"loss {info.name!r} has no option {key!r}; it accepts {accepts}.")
+        try:
+            check_loss_options(info.name, [key], allowed)
+        except LossInputError as err:
+            raise UsageError(str(err)) from None
         if key in options:
             raise UsageError(f"loss option {key!r} is given twice in {text!r}; give each option once.")
         options[key] = _parse_value(value.strip())

@@ -131,7 +131,7 @@ class ClassBatch:
         """log p_y at each position (index targets only)."""
         assert self.index is not None
         if self.num_classes == 0:  # no class at all: every position must be ignored, and counts 0
-            return self.log_p.new_zeros(self.index.shape)
+            return self.log_p.sum(1)  # zeros, still on the graph (a zero gradient of the right shape)
         return self.log_p.gather(1, self.index.unsqueeze(1)).squeeze(1)
 
     def position_weight(self) -> torch.Tensor | None:

@@ -33,6 +33,18 @@ loss of a token is :math:`-\\log p_y` read from the in-place softmax; the rare
 token whose :math:`p_y` falls below ``tiny / eps`` of the dtype (where it
 would lose precision or underflow to 0) gets its log-sum-exp recomputed
 exactly from its own row of logits.
+
+Value checks ride on the result: finite per-token losses prove finite
+inputs, and only a non-finite one triggers the diagnosis that names the
+argument (:func:`losskit._validate.check_logits_result`).
+
+No host-device sync where the sync policy forbids a host read (any
+accelerator by default, see :func:`losskit.set_sync_policy`): ignored tokens
+are masked instead of gathered out (``valid.all()``, ``nonzero()``), each
+token's gradient factor stays a tensor, the rare tiny-:math:`p_y` token takes
+the exact :math:`m - z_y - \\log p_{\\max}` (one extra max over each chunk,
+no ``nonzero()``), and backward multiplies by ``grad_output`` without reading it.
+On a CPU, where such reads are free, the compacted path is kept.
 """
 
 from __future__ import annotations
@@ -79,10 +91,12 @@ class _Problem:
     label_smoothing: float
     chunk: int
     dtype: torch.dtype  # compute dtype
-    check: bool  # value checks on
+    mode: int  # value-check mode (V.OFF, V.SYNC or V.ASYNC)
+    # no-sync path: bool mask of the counted tokens (ignored ones are masked, not gathered out)
+    mask: torch.Tensor | None = None
     # mean/sum only: d loss / d loss_i, a float when equal for every token
     factor: float | torch.Tensor | None = None
-    reduce: tuple | None = None  # (shape, valid, reduction, sample_weight, num_items)
+    reduce: tuple | None = None  # (shape, valid, reduction, sample_weight, num_items, validate)
 
 
 def _tiny_threshold(dtype: torch.dtype) -> float:
@@ -123,7 +137,7 @@ def _sweep(
         hsum = torch.zeros(width, dtype=cd, device=hidden.device) if eps else None
     if need_b:
         gb = torch.zeros(vocab, dtype=cd, device=hidden.device)
-        rsum = 0.0
+        rsum: float | torch.Tensor = 0.0
     buf = _empty((min(p.chunk, max(p.num_rows, 1)), vocab), cd, hidden.device)
     hit = -(1.0 - eps)
     tiny = _tiny_threshold(cd)
@@ -133,6 +147,9 @@ def _sweep(
         idx = None if p.rows is None else p.rows[start:stop]
         h_c = (hidden[start:stop] if idx is None else hidden.index_select(0, idx)).to(cd)
         y_c = (p.target[start:stop] if idx is None else p.target.index_select(0, idx)).unsqueeze(1)
+        m_c = None if p.mask is None else p.mask[start:stop]
+        if m_c is not None:  # an ignored token's row (possibly garbage) must not reach any gradient
+            h_c = torch.where(m_c.unsqueeze(1), h_c, torch.zeros((), dtype=cd, device=h_c.device))
         z = buf[: stop - start]
         if b is None:
             torch.mm(h_c, w.t(), out=z)
@@ -140,15 +157,23 @@ def _sweep(
             torch.addmm(b, h_c, w.t(), out=z)
         z_y = z.gather(1, y_c).squeeze(1)
         z_mean = z.mean(1) if eps else None
+        top = None if p.rows is not None or p.mask is None else torch.max(z, 1)
         torch.softmax(z, 1, out=z)  # in place: z now holds the probabilities
         p_y = z.gather(1, y_c).squeeze(1)
         nll = -torch.log(p_y)
-        low = (p_y < tiny).nonzero().squeeze(1)
-        if low.numel():  # p_y lost precision: exact log-sum-exp from the token's own logits
-            h_low = h_c.index_select(0, low)
-            z_low = torch.mm(h_low, w.t()) if b is None else torch.addmm(b, h_low, w.t())
-            nll[low] = torch.logsumexp(z_low, 1) - z_y[low]
+        if top is not None:
+            # no sync: lse = m - log p_max exactly (p_max >= 1/V never underflows), used where p_y is tiny
+            exact = (top.values - z_y) - torch.log(z.gather(1, top.indices.unsqueeze(1)).squeeze(1))
+            nll = torch.where(p_y < tiny, exact, nll)
+        else:
+            low = (p_y < tiny).nonzero().squeeze(1)
+            if low.numel():  # p_y lost precision: exact log-sum-exp from the token's own logits
+                h_low = h_c.index_select(0, low)
+                z_low = torch.mm(h_low, w.t()) if b is None else torch.addmm(b, h_low, w.t())
+                nll[low] = torch.logsumexp(z_low, 1) - z_y[low]
         loss = nll if not eps else nll + eps * (z_y - z_mean)
+        if m_c is not None:
+            loss = torch.where(m_c, loss, torch.zeros((), dtype=cd, device=loss.device))
         if idx is None:
             values[start:stop] = loss
         else:
@@ -190,7 +215,7 @@ def _sweep(
         if need_b:
             gb.add_(z.sum(0), alpha=alpha)  # type: ignore[union-attr]
             if eps:
-                rsum += alpha * (stop - start) if r_c is None else float(r_c.sum())
+                rsum = rsum + (alpha * (stop - start) if r_c is None else r_c.sum())
 
     if eps and need_w:
         gw.sub_(hsum.unsqueeze(0), alpha=eps / vocab)  # type: ignore[union-attr]
@@ -200,11 +225,7 @@ def _sweep(
         gh = torch.zeros(total, width, dtype=cd, device=hidden.device) if need[0] else None
         gw = torch.zeros_like(w) if need[1] else None
         gb = torch.zeros_like(b) if need[2] and b is not None else None
-    if p.check and not bool(torch.isfinite(values.sum())):
-        raise V.LossInputError(
-            "the logits hidden @ weight.T (+ bias) hold non-finite values although hidden and weight are "
-            "finite: they overflow the dtype. Scale the inputs down or compute in float64."
-        )
+    V.check_logits_result(values, p.mode, hidden, weight, bias)
     return values, gh, gw, gb
 
 
@@ -220,8 +241,11 @@ def _cast(grad: torch.Tensor | None, like: torch.Tensor | None) -> torch.Tensor 
 
 
 def _reduce(p: _Problem, values: torch.Tensor) -> torch.Tensor:
-    shape, valid, reduction, sample_weight, num_items = p.reduce  # type: ignore[misc]
-    return reduce_loss(values.view(shape), reduction, denom=valid, sample_weight=sample_weight, num_items=num_items)
+    shape, valid, reduction, sample_weight, num_items, validate = p.reduce  # type: ignore[misc]
+    return reduce_loss(
+        values.view(shape), reduction, denom=valid, sample_weight=sample_weight, num_items=num_items,
+        validate=validate,
+    )
 
 
 class _Reduced(torch.autograd.Function):
@@ -245,7 +269,9 @@ class _Reduced(torch.autograd.Function):
             hidden, weight, bias = ctx.saved_tensors
             _, gh, gw, gb = _sweep(ctx.p, hidden, weight, bias, ctx.p.factor, tuple(ctx.needs_input_grad[:3]))
             grads = (_cast(gh, hidden), _cast(gw, weight), _cast(gb, bias))
-        if grad_output.item() != 1.0:
+        # multiply unless grad_output is known to be 1 (the usual loss.backward()); reading it is a
+        # host sync, done only where the sync policy allows (a CPU tensor by default)
+        if not V.host_read_allowed(grad_output) or grad_output.item() != 1.0:
             for g in grads:
                 if g is not None:
                     g.mul_(grad_output)
@@ -267,60 +293,22 @@ class _PerToken(torch.autograd.Function):
     def backward(ctx, grad_output):  # type: ignore[override]
         hidden, weight, bias = ctx.saved_tensors
         factor = grad_output.to(ctx.p.dtype).contiguous()
+        if ctx.p.mask is not None:  # an ignored token's loss is the constant 0
+            factor = factor * ctx.p.mask
         _, gh, gw, gb = _sweep(ctx.p, hidden, weight, bias, factor, tuple(ctx.needs_input_grad[:3]))
         return _cast(gh, hidden), _cast(gw, weight), _cast(gb, bias), None
 
 
-def _check_finite(t: torch.Tensor, name: str) -> None:
-    # a finite sum implies finite values (a NaN or inf term makes any sum non-finite), and
-    # costs one read without the tensor-sized bool mask; only a non-finite sum needs the full check
-    if not bool(torch.isfinite(t.sum())):
-        V.check_finite(t, name)
-
-
-def _check_structure(hidden, weight, target, bias, chunk_size, ignore_index, label_smoothing, reduction) -> None:
-    V.check_float(hidden, "hidden")
-    V.check_float(weight, "weight")
-    V.check_tensor(target, "target")
-    V.check_choice(reduction, "reduction", ("mean", "sum", "none", "per_sample"))
-    V.check_in_range(label_smoothing, "label_smoothing", 0.0, 1.0)
-    if isinstance(ignore_index, bool) or not isinstance(ignore_index, int):
-        raise V.LossInputError(f"ignore_index must be an int, got {ignore_index!r}.")
-    if chunk_size is not None and (isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1):
-        raise V.LossInputError(f"chunk_size must be a positive int (tokens per chunk) or None, got {chunk_size!r}.")
-    if weight.dim() != 2:
-        raise V.LossInputError(
-            f"weight has shape {tuple(weight.shape)}; it must be (V, H), one row per class, like nn.Linear.weight."
-        )
-    vocab, width = weight.shape
-    if hidden.dim() == 0 or hidden.shape[-1] != width:
-        raise V.LossInputError(
-            f"hidden has shape {tuple(hidden.shape)} but weight has shape {tuple(weight.shape)}; hidden must be "
-            f"(..., {width}), its last dimension matching weight's second."
-        )
-    if target.is_floating_point() or target.dtype in (torch.bool, torch.complex64, torch.complex128):
-        raise V.LossInputError(
-            f"target has dtype {target.dtype}; linear_cross_entropy takes class indices, convert with target.long()."
-        )
-    if target.shape != hidden.shape[:-1]:
-        raise V.LossInputError(
-            f"target has shape {tuple(target.shape)} but hidden has shape {tuple(hidden.shape)}; target must have "
-            f"shape {tuple(hidden.shape[:-1])}, one class index per row of hidden."
-        )
-    if bias is not None:
-        V.check_float(bias, "bias")
-        if bias.shape != (vocab,):
-            raise V.LossInputError(f"bias has shape {tuple(bias.shape)} but must have shape ({vocab},), one per class.")
-
-
 def _row_factors(p: _Problem) -> torch.Tensor:
     """d loss / d loss_i for mean or sum, from the one reduction rule itself (autograd on zeros)."""
-    shape, valid, reduction, sample_weight, num_items = p.reduce  # type: ignore[misc]
+    shape, valid, reduction, sample_weight, num_items, _ = p.reduce  # type: ignore[misc]
     probe = torch.zeros(shape, dtype=p.dtype, device=valid.device, requires_grad=True)
     with torch.enable_grad():
-        out = reduce_loss(probe, reduction, denom=valid, sample_weight=sample_weight, num_items=num_items)
+        out = reduce_loss(
+            probe, reduction, denom=valid, sample_weight=sample_weight, num_items=num_items, validate=False
+        )
         (factor,) = torch.autograd.grad(out, probe)
-    return factor.reshape(-1).contiguous()
+    return (factor * valid).reshape(-1).contiguous()  # 0 for ignored tokens (reduce_loss takes them masked)
 
 
 def linear_cross_entropy(
@@ -394,28 +382,30 @@ def _linear_cross_entropy(
     validate: bool | None = None,
 ) -> torch.Tensor:
     """The eager body of :func:`linear_cross_entropy`."""
-    _check_structure(hidden, weight, target, bias, chunk_size, ignore_index, label_smoothing, reduction)
+    chunk_size, ignore_index, label_smoothing = V.check_linear_cross_entropy(
+        hidden, weight, target, bias, chunk_size=chunk_size, ignore_index=ignore_index,
+        label_smoothing=label_smoothing, reduction=reduction,
+    )
     cd = _compute_dtype(hidden, weight, bias)
-    check = V.resolve(validate)
-    if check:
-        _check_finite(hidden, "hidden")
-        _check_finite(weight, "weight")
-        if bias is not None:
-            _check_finite(bias, "bias")
-        try:
-            V.check_class_indices(target, weight.shape[0], ignore_index)
-        except V.LossInputError as exc:
-            raise V.LossInputError(f"{exc} (Here the classes are the rows of weight.)") from None
+    mode = V.value_mode(validate, hidden)
+    if mode != V.OFF:  # (hidden, weight and bias: checked on the result, see check_logits_result)
+        V.check_class_indices(target, weight.shape[0], ignore_index, classes="(the rows of weight)")
 
     width = weight.shape[1]
     flat_hidden = hidden.reshape(-1, width)
     flat_target = target.reshape(-1).long()
     valid = flat_target != ignore_index
-    rows = None if bool(valid.all()) else valid.nonzero().squeeze(1)
+    host = V.host_read_allowed(flat_target)
+    mask = None
+    if host:  # gather the counted tokens out (free to decide on a CPU)
+        rows = None if bool(valid.all()) else valid.nonzero().squeeze(1)
+    else:  # no sync: every token goes through, ignored ones masked
+        rows, mask = None, valid
+        flat_target = torch.where(valid, flat_target, torch.zeros_like(flat_target))
     num_rows = flat_target.numel() if rows is None else rows.numel()
     chunk = chunk_size or plan_chunk_size(num_rows, weight.shape[0], cd)
-    p = _Problem(flat_target, rows, num_rows, float(label_smoothing), chunk, cd, check)
-    p.reduce = (target.shape, valid.view(target.shape).to(cd), reduction, sample_weight, num_items)
+    p = _Problem(flat_target, rows, num_rows, label_smoothing, chunk, cd, mode, mask)
+    p.reduce = (target.shape, valid.view(target.shape).to(cd), reduction, sample_weight, num_items, validate)
 
     grad_on = torch.is_grad_enabled() and any(_grad_through(t) for t in (hidden, weight, bias))
     per_token = reduction in ("none", "per_sample") or _grad_through(sample_weight) or _grad_through(num_items)
@@ -427,7 +417,7 @@ def _linear_cross_entropy(
         return _reduce(p, values)
 
     factor = _row_factors(p)
-    if sample_weight is None:  # the same factor for every counted token
+    if sample_weight is None and host:  # the same factor for every counted token
         p.factor = float(factor[0 if rows is None else rows[0]]) if num_rows else 0.0
     else:
         p.factor = factor
