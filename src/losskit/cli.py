@@ -275,7 +275,7 @@ def _plot(args: argparse.Namespace) -> int:
         raise UsageError(f"--out {args.out} is a directory; give a file name such as losses.png")
     from .experiments.store import check_writable
 
-    check_writable(out.parent)
+    check_writable(out.parent, shown=out)
     specs = parse_loss_specs(args.losses)
     other = [s.label for s in specs if s.task not in ("regression", "classification")]
     if other:
