@@ -40,7 +40,9 @@ CASES: list[tuple[type[lnn.FunctionalLoss], Callable, dict, Callable]] = [
     (lnn.LogCoshLoss, LF.log_cosh_loss, {}, _regression),
     (lnn.CrossEntropyLoss, LF.cross_entropy, {"weight": W3, "label_smoothing": 0.1, "ignore_index": -100}, _index),
     (lnn.CrossEntropyLoss, LF.cross_entropy, {"input_kind": "log_probs"}, _probs),
-    (lnn.KLDivLoss, LF.kl_div, {"target_kind": "probs"}, _probs),
+    (lnn.KLDivLoss, LF.kl_div, {"target_kind": "probs", "input_kind": "logits"}, _probs),
+    (lnn.KLDivergenceLoss, LF.kl_divergence_loss, {}, _probs),
+    (lnn.SmoothL1Loss, LF.smooth_l1_loss, {"beta": 0.5}, _regression),
     (lnn.SoftmaxMAELoss, LF.softmax_mae_loss, {"weight": W3, "label_smoothing": 0.2}, _index),
 ]
 IDS = [f"{c[0].__name__}-{'-'.join(c[2])}" for c in CASES]
@@ -110,9 +112,11 @@ def test_options_are_the_functions_keyword_only_parameters() -> None:
 def test_unknown_option_lists_the_accepted_ones() -> None:
     pattern = r"HuberLoss got unknown option\(s\) beta, size_average; it accepts .*delta"
     with pytest.raises(LossInputError, match=pattern):
-        lnn.HuberLoss(beta=1.0, size_average=True)
-    with pytest.raises(TypeError):
-        lnn.HuberLoss(1.0)  # options are keyword-only, like the functions'
+        lnn.HuberLoss(beta=1.0, size_average=True)  # torch's HuberLoss has no size_average either
+    with pytest.raises(TypeError, match="at most 3 positional"):
+        lnn.HuberLoss("sum", 1.0, None, 2)  # torch's positional options, then losskit's keyword-only ones
+    with pytest.raises(TypeError, match="both by position and by keyword"):
+        lnn.HuberLoss("sum", reduction="mean")
 
 
 def test_option_errors_surface_at_call_time() -> None:
@@ -122,7 +126,7 @@ def test_option_errors_surface_at_call_time() -> None:
 
 def test_repr_shows_non_default_options_and_tensor_shapes() -> None:
     assert repr(lnn.HuberLoss()) == "HuberLoss()"
-    assert repr(lnn.HuberLoss(delta=2.0, reduction="sum")) == "HuberLoss(delta=2.0, reduction='sum')"
+    assert repr(lnn.HuberLoss(delta=2.0, reduction="sum")) == "HuberLoss(reduction='sum', delta=2.0)"
     assert repr(lnn.CrossEntropyLoss(weight=torch.ones(5))) == "CrossEntropyLoss(weight=<tensor (5,)>)"
 
 
@@ -173,8 +177,8 @@ def test_defaults_match_torch_nn(gen) -> None:
 def test_modules_backpropagate_into_a_model(gen) -> None:
     model = nn.Linear(3, 3).to(D)
     x, t = _probs(gen)
-    for loss in (lnn.CrossEntropyLoss(weight=W3), lnn.SoftmaxMAELoss(), lnn.KLDivLoss()):
+    for loss in (lnn.CrossEntropyLoss(weight=W3), lnn.SoftmaxMAELoss(), lnn.KLDivergenceLoss()):
         model.zero_grad()
-        target = t.argmax(1) if not isinstance(loss, lnn.KLDivLoss) else t
+        target = t.argmax(1) if not isinstance(loss, lnn.KLDivergenceLoss) else t
         loss(model(x), target).backward()
         assert all(torch.isfinite(p.grad).all() and p.grad.abs().sum() > 0 for p in model.parameters())

@@ -27,7 +27,7 @@ CASES = [
     (lnn.FocalLoss, LF.focal_loss, {"gamma": 0.5, "alpha": torch.tensor([0.1, 0.2, 0.3, 0.4], dtype=torch.float64)},
      LOGITS, INDEX),
     (lnn.Poly1Loss, LF.poly1_loss, {"epsilon": -0.5}, LOGITS, INDEX),
-    (lnn.BinaryCrossEntropyLoss, LF.binary_cross_entropy,
+    (lnn.BCEWithLogitsLoss, LF.binary_cross_entropy_with_logits,
      {"pos_weight": torch.tensor([1.0, 2.0, 3.0, 4.0], dtype=torch.float64)}, LOGITS, LABELS),
     (lnn.BinaryFocalLoss, LF.binary_focal_loss, {"alpha": -1.0, "gamma": 1.0}, LOGITS, LABELS),
     (lnn.PseudoHuberLoss, LF.pseudo_huber_loss, {"delta": 2.0}, PRED, TRUTH),
@@ -64,9 +64,9 @@ def test_unknown_option_is_refused():
         lnn.GCELoss(gamma=2.0)
 
 
-def test_bce_module_takes_logits_unlike_torch_bceloss():
+def test_bce_modules_take_what_torchs_take():
     p = torch.sigmoid(LOGITS)
-    torch.testing.assert_close(lnn.BinaryCrossEntropyLoss()(LOGITS, LABELS),
-                               torch.nn.BCEWithLogitsLoss()(LOGITS, LABELS))
-    torch.testing.assert_close(lnn.BinaryCrossEntropyLoss(input_kind="probs")(p, LABELS),
-                               torch.nn.BCELoss()(p, LABELS))
+    # BinaryCrossEntropyLoss, losskit's earlier name of the logits loss, is BCEWithLogitsLoss
+    assert lnn.BinaryCrossEntropyLoss is lnn.BCEWithLogitsLoss
+    torch.testing.assert_close(lnn.BCEWithLogitsLoss()(LOGITS, LABELS), torch.nn.BCEWithLogitsLoss()(LOGITS, LABELS))
+    torch.testing.assert_close(lnn.BCELoss()(p, LABELS), torch.nn.BCELoss()(p, LABELS))

@@ -18,7 +18,9 @@ CORE = {
     "huber": ("regression", lnn.HuberLoss, LF.huber_loss),
     "log_cosh": ("regression", lnn.LogCoshLoss, LF.log_cosh_loss),
     "cross_entropy": ("classification", lnn.CrossEntropyLoss, LF.cross_entropy),
-    "kl_div": ("classification", lnn.KLDivLoss, LF.kl_div),
+    "kl_div": ("classification", lnn.KLDivergenceLoss, LF.kl_divergence_loss),
+    "smooth_l1": ("regression", lnn.SmoothL1Loss, LF.smooth_l1_loss),
+    "bce": ("multilabel", lnn.BCEWithLogitsLoss, LF.binary_cross_entropy_with_logits),
     "softmax_mae": ("classification", lnn.SoftmaxMAELoss, LF.softmax_mae_loss),
 }
 ALIASES = {"l2": "mse", "l1": "mae", "ce": "cross_entropy", "kl": "kl_div"}
@@ -54,10 +56,15 @@ def test_loss_info_fields(name: str) -> None:
     assert isinstance(info, losskit.LossInfo)
     assert (info.name, info.task, info.module, info.function) == (name, task, module, function)
     assert info.summary.strip() and "\n" not in info.summary
+    # every parameter with a default is an option (torch's positional ones too), but torch's deprecated pair
     signature = inspect.signature(function).parameters
-    assert info.options == {k: p.default for k, p in signature.items() if p.kind is p.KEYWORD_ONLY}
+    assert info.options == {
+        k: p.default for k, p in signature.items()
+        if p.default is not p.empty and k not in ("size_average", "reduce")
+    }
     assert info.options["reduction"] == "mean" and info.options["validate"] is None
-    assert info.hyperparameters == ({"delta": 1.0} if name == "huber" else {})
+    own = {"huber": {"delta": 1.0}, "smooth_l1": {"beta": 1.0}, "bce": {"pos_weight": None}}
+    assert info.hyperparameters == own.get(name, {})
 
 
 @pytest.mark.parametrize(("alias", "name"), list(ALIASES.items()))

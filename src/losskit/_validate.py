@@ -47,6 +47,7 @@ from __future__ import annotations
 import contextlib
 import math
 import numbers
+import weakref
 from collections.abc import Callable, Iterator, Sequence
 
 import torch
@@ -1105,3 +1106,110 @@ def check_scale_for_inputs(value: float, name: str, input: object, target: objec
     if dtype in (torch.float16, torch.bfloat16):
         dtype = torch.float32
     return float(check_scale_in_dtype(value, name, dtype))
+
+
+# ---------------------------------------------------------------- torch-compatible signatures (torchsurface)
+
+
+def legacy_reduction(size_average: bool | None, reduce: bool | None, reduction: str) -> str:
+    """torch's deprecated ``size_average``/``reduce`` pair, turned into ``reduction`` as torch does it.
+
+    ``None, None`` leaves ``reduction`` alone; anything else gives torch's
+    own answer, with torch's own deprecation warning.
+    """
+    if size_average is None and reduce is None:
+        return reduction
+    from torch.nn import _reduction
+
+    return _reduction.legacy_get_string(size_average, reduce)
+
+
+def check_target_broadcast(input: torch.Tensor, target: torch.Tensor, *, target_name: str = "target") -> None:
+    """A ``target`` that broadcasts to ``input``'s shape without adding loss terms is accepted, as in torch.
+
+    Refused: any pair whose broadcast shape is not ``input``'s own (``(N, 1)``
+    against ``(N,)`` gives ``(N, N)``: N² terms instead of N, the silent
+    wrong number of pytorch #16045), and an ``input`` that would have to grow.
+    """
+    if input.shape == target.shape:
+        return
+    try:
+        shape = torch.broadcast_shapes(input.shape, target.shape)
+    except RuntimeError:
+        shape = None
+    if shape != input.shape:
+        check_same_shape(input, target, target_name=target_name)
+
+
+def check_broadcast_weight(weight: torch.Tensor | None, input: torch.Tensor, name: str = "weight") -> None:
+    """An elementwise weight that broadcasts to ``input``'s shape (a 0-d or one-element weight, a per-class
+    weight along the last dim as torch's BCE takes it), never one that enlarges the loss."""
+    if weight is None:
+        return
+    check_float(weight, name)
+    if weight.shape == input.shape:
+        return
+    try:
+        shape = torch.broadcast_shapes(weight.shape, input.shape)
+    except RuntimeError:
+        shape = None
+    if shape != input.shape:
+        raise LossInputError(
+            f"{name} has shape {_shape(weight)}, which does not broadcast to input's shape {_shape(input)} "
+            f"without changing the number of loss terms; pass a scalar, a shape like input's trailing dims "
+            f"(e.g. one weight per label along the last dim), or input's shape."
+        )
+
+
+# id(weight) -> (a weak reference to it, its _version when checked); tensors cannot key a
+# WeakKeyDictionary (their == is elementwise)
+_weights_checked: dict[int, tuple[weakref.ref, int]] = {}
+
+
+def check_weight_values_once(weight: torch.Tensor | None, name: str = "weight") -> None:
+    """:func:`check_weight_values`, skipped for a weight tensor already checked and unchanged since.
+
+    A module's class weights are the same tensor on every call: checking them
+    once per in-place change (``Tensor._version``) keeps a pass and a
+    host read out of every loss call.
+    """
+    if weight is None:
+        return
+    key = id(weight)
+    version = weight._version
+    entry = _weights_checked.get(key)
+    if entry is not None and entry[0]() is weight and entry[1] == version:
+        return
+    check_weight_values(weight, name)
+    try:
+        ref = weakref.ref(weight, lambda _, key=key: _weights_checked.pop(key, None))
+    except TypeError:  # a tensor type that refuses weak references: check on every call
+        return
+    _weights_checked[key] = (ref, version)
+
+
+def check_probability_target(input: torch.Tensor, target: torch.Tensor) -> None:
+    """A probability target (KL): floating, and shaped like ``input`` or broadcasting to it without adding terms."""
+    check_tensor(target, "target")
+    if not target.is_floating_point():
+        raise LossInputError(
+            f"target has integer dtype {target.dtype}, but this loss needs probability targets shaped like "
+            f"input {tuple(input.shape)}; convert with F.one_hot(target, C).float()."
+        )
+    if target.shape == input.shape:
+        return
+    try:
+        shape = torch.broadcast_shapes(input.shape, target.shape)
+    except RuntimeError:
+        shape = None
+    if shape != input.shape:
+        raise LossInputError(
+            f"target of probabilities has shape {_shape(target)} but input has shape {_shape(input)}; "
+            f"probability targets must match the input (or broadcast to it without adding loss terms)."
+        )
+
+
+def can_read_on_host(t: torch.Tensor) -> bool:
+    """Whether a loss may look at a value of ``t`` on the host now: a host read is allowed for its
+    device (:func:`host_read_allowed`), and no ``torch.compile`` trace or functorch transform is running."""
+    return host_read_allowed(t) and not _is_compiling() and not torch._C._are_functorch_transforms_active()

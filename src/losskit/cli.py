@@ -73,7 +73,10 @@ def build_parser() -> argparse.ArgumentParser:
                       help="the task; inferred from the target when not given (and reported)")
     data.add_argument("--dropna", action="store_true", help="drop rows with missing cells instead of refusing")
     data.add_argument("--test-size", type=float, default=0.25, metavar="F",
-                      help="fraction of rows in the fixed test split (default 0.25)")
+                      help="fraction of rows in each seed's test split (default 0.25)")
+    data.add_argument("--val-size", type=float, default=0.2, metavar="F",
+                      help="fraction of the remaining rows in each seed's validation split, which picks the "
+                           "early-stopping epoch (default 0.2)")
     grid = c.add_argument_group("grid")
     grid.add_argument("--losses", metavar="A,B,...",
                       help="registry names, with options as name:key=value, e.g. mse,huber:delta=2 "
@@ -86,7 +89,11 @@ def build_parser() -> argparse.ArgumentParser:
     grid.add_argument("--noise-kind", choices=("gross", "heavy_tail", "symmetric", "pair"),
                       help="regression: gross (default; +5-10 SD shifts) or heavy_tail (Student-t noise); "
                            "classification: symmetric (default; a random other class) or pair (class c -> c+1)")
-    grid.add_argument("--seeds", type=int, default=10, metavar="N", help="seeds per (loss, level) (default 10)")
+    grid.add_argument("--seeds", default="10", metavar="N|auto",
+                      help="seeds per (loss, level) (default 10); auto: start at 10 and add seeds in chunks "
+                           "until every claim is resolved or --max-seeds is reached")
+    grid.add_argument("--max-seeds", type=int, default=40, metavar="N",
+                      help="the cap of --seeds auto (default 40)")
     train = c.add_argument_group("training")
     train.add_argument("--epochs", type=int, default=60, metavar="E", help="epochs (default 60)")
     train.add_argument("--optimizer", choices=("adam", "sgd"), default="adam",
@@ -168,7 +175,6 @@ def _config(args: argparse.Namespace) -> tuple[Any, Any]:
         DataSource,
         ModelSpec,
         TrainSpec,
-        check_loss_tasks,
         parse_levels,
         parse_loss_specs,
     )
@@ -181,45 +187,59 @@ def _config(args: argparse.Namespace) -> tuple[Any, Any]:
         raise UsageError(f"--{'csv' if args.csv else 'parquet'} needs --target COLUMN")
     if args.dataset is not None and args.target is not None:
         raise UsageError("--target applies to --csv/--parquet; a bundled dataset has its own target")
-    for value, flag in ((args.seeds, "--seeds"), (args.epochs, "--epochs"), (args.batch_size, "--batch-size")):
+    auto = str(args.seeds).strip().lower() == "auto"
+    if auto:
+        from .experiments.job import AUTO_START
+
+        seeds, max_seeds = min(AUTO_START, _positive_int(args.max_seeds, "--max-seeds")), args.max_seeds
+        if max_seeds < 2:
+            raise UsageError(f"--max-seeds must be at least 2 for intervals, got {max_seeds}")
+    else:
+        try:
+            seeds = int(args.seeds)
+        except ValueError:
+            raise UsageError(f"--seeds must be a whole number or auto, got {args.seeds!r}") from None
+        max_seeds = None
+    for value, flag in ((seeds, "--seeds"), (args.epochs, "--epochs"), (args.batch_size, "--batch-size")):
         _positive_int(value, flag)
     lr = args.lr if args.lr is not None else DEFAULT_LR[args.optimizer]
     if not (math.isfinite(lr) and lr > 0):
         raise UsageError(f"--lr must be a positive number, got {args.lr}")
     if not 0.0 < args.test_size < 1.0:
         raise UsageError(f"--test-size must be in (0, 1), got {args.test_size}")
+    if not 0.0 < args.val_size < 1.0:
+        raise UsageError(f"--val-size must be in (0, 1), got {args.val_size}")
     hidden = _hidden(args.hidden) if args.model == "mlp" else ()
     # an empty --losses '' or --corruption '' is an error, not the defaults
     specs = parse_loss_specs(args.losses) if args.losses is not None else None
     levels = parse_levels(args.corruption) if args.corruption is not None else None
     source = DataSource(args.dataset, path, "parquet" if args.parquet else ("csv" if args.csv else None),
-                        args.target, args.task, args.dropna, args.test_size)
+                        args.target, args.task, args.dropna, args.test_size, args.val_size)
     dataset = load(source)
-    task = dataset.task
-    source = DataSource(source.dataset, source.path, source.format, source.target, task, source.dropna,
-                        source.test_size)
+    task = dataset.task  # the resolved task goes into the fingerprint (CompareConfig.as_dict), not a new source
     specs = specs or parse_loss_specs(DEFAULT_LOSSES[task])
-    check_loss_tasks(specs, task, dataset.name)
     levels = levels or parse_levels(DEFAULT_LEVELS[task])
     from .experiments.config import NOISE_KINDS
 
     kind = args.noise_kind or NOISE_KINDS[task][0]
-    config = CompareConfig(source, specs, levels, kind, args.seeds, ModelSpec(args.model, hidden),
-                           TrainSpec(args.optimizer, lr, args.batch_size, args.epochs))
+    config = CompareConfig(source, specs, levels, kind, seeds, ModelSpec(args.model, hidden),
+                           TrainSpec(args.optimizer, lr, args.batch_size, args.epochs), max_seeds)
     return config, dataset
 
 
 def _claims_table(claims: list[Any], title: str) -> Any:
     from rich.table import Table
 
-    style = {"holds": "green", "does not hold": "red", "inconclusive": "yellow"}
+    style = {"holds": "green", "holds, small effect": "green", "does not hold": "red", "inconclusive": "yellow"}
     table = Table(title=title, show_lines=True, title_justify="left")
-    table.add_column("claim", ratio=2)
-    table.add_column("verdict", no_wrap=True)
+    table.add_column("claim", ratio=2, min_width=42)
+    table.add_column("verdict", ratio=2)
+    table.add_column("margin", no_wrap=True)
     table.add_column("evidence", ratio=5)
     for c in claims:
         name = c.claim if c.article else f"{c.claim} (not in the article)"
-        table.add_row(name, f"[{style[c.verdict]}]{c.verdict}[/]", c.evidence)
+        reason = f"\n{c.reason}" if c.reason and c.reason != c.evidence else ""
+        table.add_row(name, f"[{style[c.verdict]}]{c.verdict}[/]{reason}", c.margin_text, c.evidence)
     return table
 
 
@@ -236,7 +256,7 @@ def _compare(args: argparse.Namespace) -> int:
     tty = sys.stdout.isatty()
     console = Console(width=None if tty else 140)
     if not args.quiet:
-        for note in dataset.notes:
+        for note in (*dataset.notes, *job.notes):
             console.print(f"{dataset.name}: {note}", highlight=False)
         if mode == "resume":
             console.print(f"resuming the run in {out}", highlight=False)
@@ -248,7 +268,7 @@ def _compare(args: argparse.Namespace) -> int:
             columns = (TextColumn("training"), BarColumn(), MofNCompleteColumn(), TextColumn("epochs"),
                        TimeRemainingColumn())
             with Progress(*columns, console=console, transient=True) as bar:
-                task_id = bar.add_task("train", total=len(job.chunks()) * config.train.epochs)
+                task_id = bar.add_task("train", total=len(job.chunks()) * config.train.epochs)  # grows with auto
                 outcome = run(job, out, force=args.force,
                               progress=lambda done, total: bar.update(task_id, completed=done, total=total))
         else:
@@ -256,8 +276,16 @@ def _compare(args: argparse.Namespace) -> int:
     except KeyboardInterrupt as stop:
         stop.add_note(f"finished work is saved in {out}")
         raise
-    runs = len(config.losses) * len(config.levels) * config.seeds
+    runs = len(config.losses) * len(config.levels) * outcome.seeds
     console.print(_claims_table(outcome.claims, f"Claims: {dataset.name}, {runs} runs ({config.noise_kind})"))
+    auto = f" (--seeds auto, cap {config.max_seeds})" if config.auto else ""
+    console.print(f"{outcome.seeds} seeds{auto}", highlight=False)
+    console.print("Which loss for this data", style="bold", highlight=False)
+    for ranking in outcome.rankings:
+        for line in ranking.lines():
+            console.print(line, highlight=False)
+    for note in outcome.notes:
+        console.print(f"note: {note}", highlight=False)
     console.print(f"report: {out / 'report.md'}", highlight=False)
     return 0
 

@@ -2,7 +2,10 @@
 
 Each class only stores its options and calls its function, like torch's
 ``_Loss`` classes: ``losskit.nn.HuberLoss(delta=2.0)(input, target)`` equals
-``losskit.functional.huber_loss(input, target, delta=2.0)``. Tensor options
+``losskit.functional.huber_loss(input, target, delta=2.0)``. A class with a
+torch name takes torch's constructor arguments in torch's order and derives
+from torch's ``_Loss``/``_WeightedLoss``, so ``isinstance`` checks and
+``state_dict``s carry over. Tensor options
 (class weights, per-class alphas) are registered as buffers, so they follow
 ``.to(device)`` and ``state_dict()``.
 """
@@ -15,11 +18,15 @@ from typing import Any, ClassVar
 
 import torch
 from torch import nn
+from torch.nn.modules.loss import _Loss, _WeightedLoss
 
+from . import _validate as V
 from . import functional as LF
 from ._validate import LossInputError
 
 __all__ = [
+    "BCELoss",
+    "BCEWithLogitsLoss",
     "BarronLoss",
     "BinaryCrossEntropyLoss",
     "BinaryFocalLoss",
@@ -31,6 +38,7 @@ __all__ = [
     "GemanMcClureLoss",
     "HuberLoss",
     "KLDivLoss",
+    "KLDivergenceLoss",
     "L1Loss",
     "LinearCrossEntropyLoss",
     "LogCoshLoss",
@@ -39,30 +47,59 @@ __all__ = [
     "NCELoss",
     "NCEMAELoss",
     "NCERCELoss",
+    "NLLLoss",
     "Poly1Loss",
     "PseudoHuberLoss",
     "QuantileLoss",
     "SCELoss",
+    "SmoothL1Loss",
     "SoftmaxMAELoss",
     "TukeyLoss",
     "WelschLoss",
 ]
 
 
+_DEPRECATED = frozenset({"size_average", "reduce"})
+# tensor options that are buffers even while None, as in torch (so a later assignment stays a buffer)
+_BUFFERS = frozenset({"weight", "pos_weight"})
+
+
+def _parameters(fn: Callable[..., Any]) -> list[inspect.Parameter]:
+    """The option parameters of a loss function: everything after its leading required ones."""
+    params = list(inspect.signature(fn).parameters.values())
+    i = 0
+    while i < len(params) and params[i].default is inspect.Parameter.empty and params[i].kind in (
+        inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD
+    ):
+        i += 1
+    return [p for p in params[i:] if p.default is not inspect.Parameter.empty]
+
+
 def keyword_options(fn: Callable[..., Any]) -> dict[str, Any]:
-    """The keyword-only parameters of a loss function and their defaults."""
-    return {
-        p.name: p.default
-        for p in inspect.signature(fn).parameters.values()
-        if p.kind is inspect.Parameter.KEYWORD_ONLY
-    }
+    """The options of a loss function and their defaults, positional-or-keyword ones included.
+
+    torch-named losses take torch's options positionally (``weight``,
+    ``reduction``, ``delta``, ...); every option can also be passed by
+    keyword. torch's deprecated ``size_average`` and ``reduce`` are not listed.
+    """
+    return {p.name: p.default for p in _parameters(fn) if p.name not in _DEPRECATED}
+
+
+def positional_options(fn: Callable[..., Any]) -> list[str]:
+    """The options of ``fn`` that may be passed positionally, in order (torch's order for torch names)."""
+    return [p.name for p in _parameters(fn) if p.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD]
 
 
 class FunctionalLoss(nn.Module):
     """Base class: a module that calls ``function(input, target, **options)``.
 
-    Subclasses set ``function``; the accepted keywords are exactly the
-    function's keyword-only parameters, checked at construction.
+    Subclasses set ``function``; the constructor takes the function's options,
+    positionally in the function's order (torch's, for a torch-named loss:
+    ``CrossEntropyLoss(w)``, ``HuberLoss("sum", 2.0)``) or by keyword, checked
+    at construction. torch's deprecated ``size_average``/``reduce`` become
+    ``reduction`` with torch's warning. A torch-named module also derives from
+    torch's ``_Loss``/``_WeightedLoss``, with the same buffer names
+    (``weight``, ``pos_weight``), so ``state_dict``s load across.
     """
 
     function: ClassVar[Callable[..., torch.Tensor]]
@@ -75,12 +112,27 @@ class FunctionalLoss(nn.Module):
             summary = (fn.__doc__ or "").strip().splitlines()[0]
             cls.__doc__ = (
                 f"{summary}\n\nModule form of :func:`losskit.functional.{fn.__name__}`; "
-                "takes the same keyword options."
+                "takes the same options."
             )
 
-    def __init__(self, **options: Any) -> None:
+    def __init__(self, *args: Any, **options: Any) -> None:
         super().__init__()
-        accepted = keyword_options(type(self).function)
+        fn = type(self).function
+        accepted = keyword_options(fn)
+        positional = positional_options(fn)
+        if len(args) > len(positional):
+            raise TypeError(
+                f"{type(self).__name__} takes at most {len(positional)} positional option(s) "
+                f"({', '.join(positional)}), got {len(args)}."
+            )
+        for name, value in zip(positional, args, strict=False):
+            if name in options:
+                raise TypeError(f"{type(self).__name__} got option {name!r} both by position and by keyword.")
+            options[name] = value
+        if "size_average" in positional or "reduce" in positional:
+            size_average, reduce = options.pop("size_average", None), options.pop("reduce", None)
+            if size_average is not None or reduce is not None:
+                options["reduction"] = V.legacy_reduction(size_average, reduce, options.get("reduction", "mean"))
         unknown = sorted(set(options) - set(accepted))
         if unknown:
             raise LossInputError(
@@ -90,7 +142,7 @@ class FunctionalLoss(nn.Module):
         self._option_names: list[str] = []
         for name, default in accepted.items():
             value = options.get(name, default)
-            if isinstance(value, torch.Tensor):
+            if isinstance(value, torch.Tensor) or name in _BUFFERS:
                 self.register_buffer(name, value)
             else:
                 setattr(self, name, value)
@@ -116,31 +168,61 @@ class FunctionalLoss(nn.Module):
         return ", ".join(shown)
 
 
-class MSELoss(FunctionalLoss):
+# ---------------------------------------------------------------- torch's names (torch's base classes)
+
+
+class MSELoss(FunctionalLoss, _Loss):
     function = staticmethod(LF.mse_loss)
 
 
-class L1Loss(FunctionalLoss):
+class L1Loss(FunctionalLoss, _Loss):
     function = staticmethod(LF.l1_loss)
 
 
 MAELoss = L1Loss
 
 
-class HuberLoss(FunctionalLoss):
+class HuberLoss(FunctionalLoss, _Loss):
     function = staticmethod(LF.huber_loss)
+
+
+class SmoothL1Loss(FunctionalLoss, _Loss):
+    function = staticmethod(LF.smooth_l1_loss)
+
+
+class CrossEntropyLoss(FunctionalLoss, _WeightedLoss):
+    function = staticmethod(LF.cross_entropy)
+
+
+class NLLLoss(FunctionalLoss, _WeightedLoss):
+    function = staticmethod(LF.nll_loss)
+
+
+class KLDivLoss(FunctionalLoss, _Loss):
+    function = staticmethod(LF.kl_div)
+
+
+class BCELoss(FunctionalLoss, _WeightedLoss):
+    function = staticmethod(LF.binary_cross_entropy)
+
+
+class BCEWithLogitsLoss(FunctionalLoss, _Loss):
+    function = staticmethod(LF.binary_cross_entropy_with_logits)
+
+
+# losskit's earlier name of the logits loss (the registry's ``bce``)
+BinaryCrossEntropyLoss = BCEWithLogitsLoss
+
+
+# ---------------------------------------------------------------- losskit's own
 
 
 class LogCoshLoss(FunctionalLoss):
     function = staticmethod(LF.log_cosh_loss)
 
 
-class CrossEntropyLoss(FunctionalLoss):
-    function = staticmethod(LF.cross_entropy)
-
-
-class KLDivLoss(FunctionalLoss):
-    function = staticmethod(LF.kl_div)
+class KLDivergenceLoss(FunctionalLoss):
+    function = staticmethod(LF.kl_divergence_loss)
 
 
 class SoftmaxMAELoss(FunctionalLoss):
@@ -179,16 +261,6 @@ class Poly1Loss(FunctionalLoss):
 
 
 # ---------------------------------------------------------------- binary and multi-label
-
-
-class BinaryCrossEntropyLoss(FunctionalLoss):
-    """Binary cross-entropy on logits by default (torch's ``BCEWithLogitsLoss``).
-
-    Module form of :func:`losskit.functional.binary_cross_entropy`. Unlike
-    torch's ``BCELoss`` it takes logits unless ``input_kind="probs"``.
-    """
-
-    function = staticmethod(LF.binary_cross_entropy)
 
 
 class BinaryFocalLoss(FunctionalLoss):

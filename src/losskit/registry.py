@@ -26,6 +26,7 @@ from ._validate import LossInputError
 
 __all__ = ["SPELLINGS", "LossInfo", "Spelling", "available_losses", "get_loss", "loss_info", "register"]
 
+TARGET_FORMS = ("indices", "probabilities", "values")
 # options every loss has, which are not hyperparameters of the loss itself
 COMMON_OPTIONS = frozenset(
     {"reduction", "validate", "weight", "sample_weight", "num_items", "input_kind", "target_kind",
@@ -93,6 +94,9 @@ class LossInfo:
       summary: one line for ``losskit list``.
       module: the :class:`losskit.nn.FunctionalLoss` subclass.
       aliases: other names that resolve to this loss (its own, then other libraries' spellings).
+      targets: the target form the loss takes: ``"indices"`` (class indices), ``"probabilities"``
+        (one-hot or soft labels) or ``"values"`` (real targets); ``""`` at registration derives it from
+        the task (classification: indices, otherwise values). Read it as :attr:`target_form`.
     """
 
     name: str
@@ -100,6 +104,7 @@ class LossInfo:
     summary: str
     module: type[lnn.FunctionalLoss]
     aliases: tuple[str, ...] = ()
+    targets: str = ""
     _defaults: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property
@@ -116,6 +121,11 @@ class LossInfo:
         """The loss's own options (``delta``, ``q``, ...), with defaults."""
         return {k: v for k, v in self.options.items() if k not in COMMON_OPTIONS}
 
+    @property
+    def target_form(self) -> str:
+        """``"indices"``, ``"probabilities"`` or ``"values"``: what the loss's ``target`` holds."""
+        return self.targets or ("indices" if self.task == "classification" else "values")
+
 
 _REGISTRY: dict[str, LossInfo] = {}
 # lookup key -> (registry name, the spelling's options); holds every name and alias
@@ -125,16 +135,20 @@ _WRITTEN: dict[str, str] = {}
 
 
 def register(
-    name: str, task: Task, module: type[lnn.FunctionalLoss], summary: str, *, aliases: tuple[str, ...] = ()
+    name: str, task: Task, module: type[lnn.FunctionalLoss], summary: str, *, aliases: tuple[str, ...] = (),
+    targets: str = "",
 ) -> LossInfo:
     """Add a loss to the registry (used by losskit itself and by extensions).
 
     ``name`` and ``aliases`` join the lookup with the :data:`SPELLINGS` that
     name this loss. No name may resolve to two losses, whatever its case or
-    separators: a name that would shadow another raises ``ValueError``.
+    separators: a name that would shadow another raises ``ValueError``. ``targets`` declares the target form
+    (see :class:`LossInfo`); leave it empty for the task's usual one.
     """
     if task not in TASKS:
         raise ValueError(f"task must be one of {TASKS}, got {task!r}")
+    if targets and targets not in TARGET_FORMS:
+        raise ValueError(f"targets must be one of {TARGET_FORMS}, got {targets!r}")
     spellings = tuple(s for s, target in SPELLINGS.items() if target.loss == name)
     names = (name, *aliases, *spellings)
     keys = [_key(n) for n in names]
@@ -143,7 +157,7 @@ def register(
             raise ValueError(f"a loss named {n!r} is already registered (as {_WRITTEN[k]!r})")
     if len(set(keys)) != len(keys):
         raise ValueError(f"the name and aliases of {name!r} repeat a name (ignoring case and _ - ): {names}")
-    info = LossInfo(name, task, summary, module, (*aliases, *spellings))
+    info = LossInfo(name, task, summary, module, (*aliases, *spellings), targets)
     _REGISTRY[name] = info
     for n, k in zip(names, keys, strict=True):
         preset = SPELLINGS[n].options if n in spellings else MappingProxyType({})
@@ -199,12 +213,15 @@ register("mae", "regression", lnn.L1Loss, "Mean absolute error (L1): robust to o
          aliases=("l1",))
 register("huber", "regression", lnn.HuberLoss,
          "Huber: quadratic within delta, linear beyond; robust yet fast, differentiable once.")
+register("smooth_l1", "regression", lnn.SmoothL1Loss,
+         "Smooth L1: Huber divided by beta, slope 1 beyond beta (torch's smooth_l1_loss, Fast R-CNN).")
 register("log_cosh", "regression", lnn.LogCoshLoss,
          "Log-cosh: a smooth Huber, twice differentiable, overflow-safe.")
 register("cross_entropy", "classification", lnn.CrossEntropyLoss,
          "Cross-entropy: learns fast, fragile to noisy labels.", aliases=("ce",))
-register("kl_div", "classification", lnn.KLDivLoss,
-         "KL divergence KL(y||p): same gradients as cross-entropy for fixed targets.", aliases=("kl",))
+register("kl_div", "classification", lnn.KLDivergenceLoss,
+         "KL divergence KL(y||p) of softmax(logits): same gradients as cross-entropy for fixed targets.",
+         aliases=("kl",), targets="probabilities")
 register("softmax_mae", "classification", lnn.SoftmaxMAELoss,
          "MAE on softmax probabilities: robust to label noise, learns slower.")
 
@@ -223,8 +240,8 @@ register("focal", "classification", lnn.FocalLoss,
          "Focal loss: CE down-weighted on easy samples, for class imbalance (Lin et al. 2017).")
 register("poly1", "classification", lnn.Poly1Loss,
          "Poly-1: CE + epsilon*(1 - p_y), a tunable CE (Leng et al. 2022).")
-register("bce", "multilabel", lnn.BinaryCrossEntropyLoss,
-         "Binary cross-entropy on logits, with pos_weight: independent labels.")
+register("bce", "multilabel", lnn.BCEWithLogitsLoss,
+         "Binary cross-entropy on logits (torch's binary_cross_entropy_with_logits), with pos_weight.")
 register("binary_focal", "multilabel", lnn.BinaryFocalLoss,
          "Sigmoid focal loss (alpha=0.25, gamma=2): dense detection, rare positives (Lin et al. 2017).")
 register("pseudo_huber", "regression", lnn.PseudoHuberLoss,

@@ -24,7 +24,7 @@ from torch import nn
 
 from .nn import FunctionalLoss
 
-__all__ = ["evaluate", "fit", "per_sample_losses"]
+__all__ = ["evaluate", "fit", "per_sample_losses", "train_step"]
 
 Batch = tuple[torch.Tensor, torch.Tensor]
 
@@ -40,6 +40,26 @@ def _to(batch: Any, device: torch.device | None) -> Batch:
     if device is not None:
         input, target = input.to(device), target.to(device)
     return input, target
+
+
+def train_step(
+    model: Callable[[torch.Tensor], torch.Tensor],
+    loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+    input: torch.Tensor,
+    target: torch.Tensor,
+    optimizer: torch.optim.Optimizer,
+) -> torch.Tensor:
+    """One step of the article's loop: zero_grad, forward, loss, backward, step; returns the detached loss.
+
+    The loss is a scalar, or a vector of independent losses (one per model stacked along a leading axis, as
+    in the compare job's batched trainer): the backward pass runs on its sum, which gives each stacked model
+    exactly the gradient of its own loss. :func:`fit` and the batched trainer both step through here.
+    """
+    optimizer.zero_grad()
+    loss = loss_fn(model(input), target)
+    loss.sum().backward()
+    optimizer.step()
+    return loss.detach()
 
 
 def fit(
@@ -67,12 +87,8 @@ def fit(
         count = 0
         for batch in loader:
             input, target = _to(batch, device)
-            optimizer.zero_grad()
-            predicted = model(input)
-            loss = loss_fn(predicted, target)
-            loss.backward()
-            optimizer.step()
-            total += float(loss.detach()) * len(input)
+            loss = train_step(model, loss_fn, input, target, optimizer)
+            total += float(loss) * len(input)
             count += len(input)
         history.append(total / count if count else 0.0)
         if on_epoch is not None:

@@ -19,12 +19,14 @@ from losskit.registry import available_losses
 
 def _train_both(config):
     job = plan(config)
-    runs = job.runs(list(range(config.seeds)))
-    targets = [job.corrupted(r.level, r.seed).y for r in runs]
-    trainer = BatchedTrainer(job.data, runs, targets, config.model, config.train)
+    seeds = list(range(config.seeds))
+    runs = job.runs(seeds)
+    targets = [job.corrupted(r.level, r.seed)[0].y for r in runs]
+    trainer = BatchedTrainer([job.split(s) for s in seeds], runs, targets, config.model, config.train)
     history = [trainer.train_epoch() for _ in range(config.train.epochs)]
     final = trainer.test_metrics()
-    singles = [train_single(job.data, r, t, config.model, config.train) for r, t in zip(runs, targets, strict=True)]
+    singles = [train_single(job.split(r.seed), r, t, config.model, config.train)
+               for r, t in zip(runs, targets, strict=True)]
     return trainer, runs, history, final, singles
 
 
@@ -55,15 +57,15 @@ def test_paired_initialisation_depends_on_the_seed_only() -> None:
     config = make_config("diabetes", "mse,mae", (0.0, 0.2), seeds=3, epochs=1)
     job = plan(config)
     runs = job.runs([0, 1, 2])
-    trainer = BatchedTrainer(job.data, runs, [job.corrupted(r.level, r.seed).y for r in runs], config.model,
-                             config.train)
+    trainer = BatchedTrainer([job.split(s) for s in (0, 1, 2)], runs,
+                             [job.corrupted(r.level, r.seed)[0].y for r in runs], config.model, config.train)
     start = [trainer.run_params(r) for r in range(len(runs))]
     for r, run in enumerate(runs):
         for q, other in enumerate(runs):
             same = all(torch.equal(a, b) for a, b in zip(start[r], start[q], strict=True))
             assert same == (run.seed == other.seed)
     # and the initial weights are the seed's own draw
-    sizes = config.model.layer_sizes(job.data.x_train.shape[1], 1)
+    sizes = config.model.layer_sizes(job.split(1).x_train.shape[1], 1)
     w0, b0 = init_params(sizes, 1)[0]
     r1 = next(r for r, run in enumerate(runs) if run.seed == 1)
     assert torch.equal(start[r1][0], w0.T) and torch.equal(start[r1][1], b0)
@@ -83,9 +85,10 @@ def test_runs_are_independent_of_their_neighbours() -> None:
     config = make_config("diabetes", "mse,mae", (0.0, 0.2), seeds=2, epochs=2)
     job = plan(config)
     runs = job.runs([0, 1])
-    targets = [job.corrupted(r.level, r.seed).y for r in runs]
-    full = BatchedTrainer(job.data, runs, targets, config.model, config.train)
-    alone = BatchedTrainer(job.data, runs[:1], targets[:1], config.model, config.train)
+    targets = [job.corrupted(r.level, r.seed)[0].y for r in runs]
+    splits = [job.split(0), job.split(1)]
+    full = BatchedTrainer(splits, runs, targets, config.model, config.train)
+    alone = BatchedTrainer(splits, runs[:1], targets[:1], config.model, config.train)
     for _ in range(2):
         full.train_epoch()
         alone.train_epoch()
@@ -130,4 +133,4 @@ def test_runs_of_one_loss_must_be_contiguous() -> None:
     mse, mae = config.losses
     runs = [Run(mse, 0.0, 0), Run(mae, 0.0, 0), Run(mse, 0.0, 1)]
     with pytest.raises(ValueError, match="contiguous"):
-        BatchedTrainer(job.data, runs, [job.data.y_train] * 3, config.model, config.train)
+        BatchedTrainer([job.split(0), job.split(1)], runs, [job.split(0).y_train] * 3, config.model, config.train)

@@ -70,6 +70,18 @@ def test_csv_with_real_target_infers_regression_and_matches_sklearn(tmp_path: Pa
     assert any("inferred task: regression" in n for n in data.notes)
 
 
+def test_integer_target_with_many_values_per_row_infers_regression(tmp_path: Path) -> None:
+    """statsmodels' stackloss: 21 rows, an integer target with 14 distinct values, is a measurement, not classes."""
+    stack = [42, 37, 37, 28, 18, 18, 19, 20, 15, 14, 14, 13, 11, 12, 8, 7, 8, 8, 9, 15, 15]
+    path = tmp_path / "stackloss.csv"
+    path.write_text("air,loss\n" + "".join(f"{i * 1.5 + 50},{v}\n" for i, v in enumerate(stack)))
+    data = load(_csv(path, "loss"))
+    assert data.task == "regression"
+    assert any("14 distinct integer values in 21 rows" in n and "--task classification" in n for n in data.notes)
+    # forced to classes, the single-row classes are refused with the way back named
+    _bad(_csv(path, "loss", task="classification"), "only 1 row.*--task regression")
+
+
 def test_task_flag_overrides_inference(tmp_path: Path) -> None:
     data = load(_csv(_iris_csv(tmp_path / "i.csv", species_names=False), "species", task="regression"))
     assert data.task == "regression" and not data.notes

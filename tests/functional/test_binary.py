@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import functools
+
 import pytest
 import torch
 import torch.nn.functional as F
 
 import losskit.functional as LF
 from losskit import LossInputError
+
+BCE_LOGITS = LF.binary_cross_entropy_with_logits
 
 
 @pytest.fixture
@@ -46,12 +50,12 @@ def test_bce_equals_torch(batch, reduction):
     logits, hard, soft, weight = batch
     pos_weight = torch.tensor([0.5, 1.0, 3.0], dtype=torch.float64)
     for target in (hard, soft):
-        _close(LF.binary_cross_entropy(logits, target, reduction=reduction),
+        _close(BCE_LOGITS(logits, target, reduction=reduction),
                F.binary_cross_entropy_with_logits(logits, target, reduction=reduction))
-        _close(LF.binary_cross_entropy(logits, target, pos_weight=pos_weight, reduction=reduction),
+        _close(BCE_LOGITS(logits, target, pos_weight=pos_weight, reduction=reduction),
                F.binary_cross_entropy_with_logits(logits, target, pos_weight=pos_weight, reduction=reduction))
     if reduction != "mean":
-        _close(LF.binary_cross_entropy(logits, soft, pos_weight=pos_weight, weight=weight, reduction=reduction),
+        _close(BCE_LOGITS(logits, soft, pos_weight=pos_weight, weight=weight, reduction=reduction),
                F.binary_cross_entropy_with_logits(logits, soft, pos_weight=pos_weight, weight=weight,
                                                   reduction=reduction))
 
@@ -60,48 +64,79 @@ def test_bce_weighted_mean_is_losskits_rule(batch):
     # torch divides a weighted sum by the element count; losskit by the total weight
     logits, _, soft, weight = batch
     expected = F.binary_cross_entropy_with_logits(logits, soft, weight=weight, reduction="sum") / weight.sum()
-    _close(LF.binary_cross_entropy(logits, soft, weight=weight), expected)
+    _close(BCE_LOGITS(logits, soft, weight=weight), expected)
 
 
-def test_bce_pos_weight_shapes():
+def test_bce_pos_weight_and_weight_broadcast_as_in_torch():
     g = torch.Generator().manual_seed(1)
     x = torch.randn(2, 3, 4, 4, generator=g, dtype=torch.float64)
     y = torch.rand(2, 3, 4, 4, generator=g, dtype=torch.float64)
-    pw = torch.tensor([0.5, 2.0, 4.0], dtype=torch.float64)
-    # a (C,) pos_weight acts on dim 1, which torch spells (C, 1, 1)
-    _close(LF.binary_cross_entropy(x, y, pos_weight=pw, reduction="none"),
-           F.binary_cross_entropy_with_logits(x, y, pos_weight=pw[:, None, None], reduction="none"))
+    # a 1-d pos_weight or weight broadcasts from the right, as in torch: one per label along the last dim
+    pw = torch.tensor([0.5, 2.0, 4.0, 1.0], dtype=torch.float64)
+    w = torch.tensor([1.0, 0.0, 2.0, 0.5], dtype=torch.float64)
+    for reduction in ("none", "sum"):
+        _close(BCE_LOGITS(x, y, w, pos_weight=pw, reduction=reduction),
+               F.binary_cross_entropy_with_logits(x, y, w, pos_weight=pw, reduction=reduction))
+    _close(BCE_LOGITS(x, y, pos_weight=pw[None, None, None]),  # one-element leading dims
+           F.binary_cross_entropy_with_logits(x, y, pos_weight=pw))
     full = torch.rand(2, 3, 4, 4, generator=g, dtype=torch.float64)
-    _close(LF.binary_cross_entropy(x, y, pos_weight=full, reduction="none"),
+    _close(BCE_LOGITS(x, y, pos_weight=full, reduction="none"),
            F.binary_cross_entropy_with_logits(x, y, pos_weight=full, reduction="none"))
-    _close(LF.binary_cross_entropy(x, y, pos_weight=2.5, reduction="sum"),
-           F.binary_cross_entropy_with_logits(x, y, pos_weight=torch.tensor(2.5, dtype=torch.float64),
-                                              reduction="sum"))
-    with pytest.raises(LossInputError, match=r"pos_weight has shape \(4,\).*\(3,\) along dim 1"):
-        LF.binary_cross_entropy(x, y, pos_weight=torch.ones(4, dtype=torch.float64))
+    _close(LF.binary_cross_entropy_with_logits(x, y, pos_weight=torch.tensor(2.5, dtype=torch.float64)),
+           F.binary_cross_entropy_with_logits(x, y, pos_weight=torch.tensor(2.5, dtype=torch.float64)))
+    # a 0-d weight scales nothing under losskit's mean (sum(w l) / sum(w)); torch's mean would scale by it
+    _close(BCE_LOGITS(x, y, torch.tensor(3.0, dtype=torch.float64)), F.binary_cross_entropy_with_logits(x, y))
+    # refused: a broadcast that changes the number of loss terms
+    with pytest.raises(LossInputError, match=r"pos_weight has shape \(3,\), which does not broadcast"):
+        BCE_LOGITS(x, y, pos_weight=torch.ones(3, dtype=torch.float64))
+    with pytest.raises(LossInputError, match=r"weight has shape \(2, 1, 1, 1, 1\)"):
+        BCE_LOGITS(x, y, torch.ones(2, 1, 1, 1, 1, dtype=torch.float64))
+
+
+def test_bce_on_probabilities_is_torchs_binary_cross_entropy(batch):
+    logits, hard, soft, weight = batch
+    p = torch.sigmoid(logits)
+    for reduction in ("none", "sum", "mean"):
+        for target in (hard, soft):
+            _close(LF.binary_cross_entropy(p, target, reduction=reduction),
+                   F.binary_cross_entropy(p, target, reduction=reduction))
+        if reduction != "mean":
+            _close(LF.binary_cross_entropy(p, soft, weight, reduction=reduction),
+                   F.binary_cross_entropy(p, soft, weight, reduction=reduction))
+    # losskit's weighted mean: sum(w l) / sum(w), also for the per-label weight torch broadcasts
+    _close(LF.binary_cross_entropy(p, soft, weight), F.binary_cross_entropy(p, soft, weight, reduction="sum")
+           / weight.sum())
+    lw = weight[0]
+    _close(LF.binary_cross_entropy(p, soft, lw), F.binary_cross_entropy(p, soft, lw, reduction="sum")
+           / (lw.sum() * p.shape[0]))
+    # the composed path (here: per_sample) clamps each log at -100, as torch does
+    edge = torch.tensor([[0.0, 1.0, 0.0, 1.0]], dtype=torch.float64)
+    t = torch.tensor([[1.0, 0.0, 0.0, 1.0]], dtype=torch.float64)
+    _close(LF.binary_cross_entropy(edge, t, reduction="per_sample"), F.binary_cross_entropy(edge, t).reshape(1))
 
 
 def test_bce_input_kinds(batch):
     logits, _, soft, _ = batch
     p = torch.sigmoid(logits)
     ref = F.binary_cross_entropy(p, soft, reduction="none")
-    _close(LF.binary_cross_entropy(p, soft, input_kind="probs", reduction="none"), ref, rtol=1e-9, atol=1e-12)
+    _close(LF.binary_cross_entropy(p, soft, reduction="none"), ref, rtol=1e-9, atol=1e-12)
+    _close(LF.binary_cross_entropy(logits, soft, input_kind="logits", reduction="none"), ref, rtol=1e-9, atol=1e-12)
     _close(LF.binary_cross_entropy(F.logsigmoid(logits), soft, input_kind="log_probs", reduction="none"), ref,
            rtol=1e-9, atol=1e-12)
-    # probabilities of exactly 0 and 1 give large finite losses and finite gradients
+    # probabilities of exactly 0 and 1 give large finite losses (torch's clamp of each log at -100)
     edge = torch.tensor([0.0, 1.0, 0.0, 1.0], dtype=torch.float64, requires_grad=True)
     value = LF.binary_cross_entropy(edge, torch.tensor([1.0, 0.0, 0.0, 1.0], dtype=torch.float64),
                                     input_kind="probs", reduction="none")
     value.sum().backward()
     assert torch.isfinite(value).all() and torch.isfinite(edge.grad).all()
-    assert value[0] > 700 and value[1] > 30 and value[2] == 0 and value[3] == 0
+    assert value[0] == 100 and value[1] == 100 and value[2] == 0 and value[3] == 0
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 def test_bce_extreme_logits(dtype):
     x = torch.tensor([1e4, -1e4, 1e4, -1e4, 3e38, -3e38], dtype=dtype, requires_grad=True)
     y = torch.tensor([1.0, 1.0, 0.0, 0.0, 0.3, 0.7], dtype=dtype)
-    ours = LF.binary_cross_entropy(x, y, reduction="none")
+    ours = BCE_LOGITS(x, y, reduction="none")
     ours.sum().backward()
     assert torch.isfinite(ours).all() and torch.isfinite(x.grad).all()
     xt = x.detach().clone().requires_grad_()
@@ -127,7 +162,7 @@ def test_binary_focal_equals_torchvision(batch, gamma, alpha, reduction):
 def test_binary_focal_gamma_zero_and_no_alpha_is_bce(batch):
     logits, _, soft, weight = batch
     _close(LF.binary_focal_loss(logits, soft, alpha=-1.0, gamma=0.0, weight=weight),
-           LF.binary_cross_entropy(logits, soft, weight=weight))
+           BCE_LOGITS(logits, soft, weight=weight))
 
 
 def test_binary_focal_input_kinds(batch):
@@ -162,7 +197,9 @@ def test_gradcheck(batch):
     pw = torch.tensor([0.5, 1.0, 3.0], dtype=torch.float64)
     for target in (hard[:3], soft[:3]):
         assert torch.autograd.gradcheck(
-            lambda z, t=target: LF.binary_cross_entropy(z, t, pos_weight=pw, weight=weight[:3], reduction="none"), (x,))
+            lambda z, t=target: BCE_LOGITS(z, t, weight[:3], pos_weight=pw, reduction="none"), (x,))
+        assert torch.autograd.gradcheck(
+            lambda z, t=target: LF.binary_cross_entropy(z, t, weight[:3], reduction="none"), (p,))
         assert torch.autograd.gradcheck(lambda z, t=target: LF.binary_focal_loss(z, t, gamma=0.5), (x,))
         assert torch.autograd.gradcheck(
             lambda z, t=target: LF.binary_focal_loss(z, t, input_kind="probs", reduction="none"), (p,))
@@ -173,19 +210,21 @@ def test_gradcheck(batch):
 
 @pytest.mark.parametrize("fn", [LF.binary_cross_entropy, LF.binary_focal_loss], ids=lambda f: f.__name__)
 def test_bad_inputs(fn, batch):
+    if fn is LF.binary_cross_entropy:
+        fn = functools.partial(fn, input_kind="logits")
     logits, hard, _, _ = batch
     with pytest.raises(LossInputError, match=r"target holds the value 2, outside \[0, 1\]"):
         fn(logits, hard * 2)
     with pytest.raises(LossInputError, match="does not broadcast"):
         fn(logits[:, :1], hard[:, 0])
     with pytest.raises(LossInputError, match="outside"):
-        fn(logits, hard, input_kind="probs")
+        fn(logits, hard, **{"input_kind": "probs"})
     with pytest.raises(LossInputError, match="log-probability"):
         fn(logits.abs() + 1, hard, input_kind="log_probs")
     with pytest.raises(LossInputError, match="floating-point"):
         fn(logits, hard.long())
     with pytest.raises(LossInputError, match="weight has shape"):
-        fn(logits, hard, weight=torch.ones(3, dtype=torch.float64))
+        fn(logits, hard, weight=torch.ones(5, dtype=torch.float64))
 
 
 def test_bad_hyperparameters(batch):
@@ -195,9 +234,9 @@ def test_bad_hyperparameters(batch):
     with pytest.raises(LossInputError, match=r"gamma must lie in \[0, inf\)"):
         LF.binary_focal_loss(logits, hard, gamma=-0.5)
     with pytest.raises(LossInputError, match="pos_weight must lie"):
-        LF.binary_cross_entropy(logits, hard, pos_weight=-1.0)
+        BCE_LOGITS(logits, hard, pos_weight=-1.0)
     with pytest.raises(LossInputError, match="pos_weight holds a negative value"):
-        LF.binary_cross_entropy(logits, hard, pos_weight=-torch.ones(3, dtype=torch.float64))
+        BCE_LOGITS(logits, hard, pos_weight=-torch.ones(3, dtype=torch.float64))
 
 
 # ------------------------------------------------------------------ second order (issue 13, item 5)

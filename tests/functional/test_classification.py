@@ -147,11 +147,12 @@ def test_empty_batch_is_zero_with_zero_gradient(fn) -> None:
 def test_input_kinds_agree(gen, fn, reduction) -> None:
     x = _logits(gen, (4, C, 2))
     t = _probs_target(gen, (4, C, 2)) if fn is LF.kl_div else _index_target(gen, (4, C, 2))
-    ref = fn(x, t, reduction=reduction)
+    logits = {"input_kind": "logits"} if fn is LF.kl_div else {}  # kl_div takes log-probabilities, as torch
+    ref = fn(x, t, reduction=reduction, **logits)
     torch.testing.assert_close(fn(torch.softmax(x, 1), t, input_kind="probs", reduction=reduction), ref)
     torch.testing.assert_close(fn(torch.log_softmax(x, 1), t, input_kind="log_probs", reduction=reduction), ref)
     # log-probabilities passed as logits: log_softmax leaves them unchanged
-    torch.testing.assert_close(fn(torch.log_softmax(x, 1), t, reduction=reduction), ref)
+    torch.testing.assert_close(fn(torch.log_softmax(x, 1), t, reduction=reduction, **logits), ref)
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
@@ -208,15 +209,22 @@ def test_kl_div_parity_with_torch_2d(gen, log_target) -> None:
         theirs = dict(log_target=log_target)
         torch.testing.assert_close(LF.kl_div(inp, t, **ours), F.kl_div(log_p, t, reduction="batchmean", **theirs))
         torch.testing.assert_close(
+            LF.kl_div(inp, t, reduction="batchmean", **ours), F.kl_div(log_p, t, reduction="batchmean", **theirs)
+        )
+        torch.testing.assert_close(
             LF.kl_div(inp, t, reduction="sum", **ours), F.kl_div(log_p, t, reduction="sum", **theirs)
         )
         torch.testing.assert_close(
-            LF.kl_div(inp, t, reduction="none", **ours), F.kl_div(log_p, t, reduction="none", **theirs).sum(1)
+            LF.kl_div(inp, t, reduction="none", **ours), F.kl_div(log_p, t, reduction="none", **theirs)
         )
     # torch's own "mean" also divides by the number of classes (the trap losskit avoids)
     with pytest.warns(UserWarning, match="batchmean"):
         torch_mean = F.kl_div(log_p, y, reduction="mean")
-    torch.testing.assert_close(torch_mean * C, LF.kl_div(x, y))
+    torch.testing.assert_close(torch_mean * C, LF.kl_div(x, y, input_kind="logits"))
+    # torch's positional form and log_target= port unchanged
+    torch.testing.assert_close(LF.kl_div(log_p, y, None, None, "sum"), F.kl_div(log_p, y, None, None, "sum"))
+    torch.testing.assert_close(LF.kl_div(log_p, y.log(), reduction="batchmean", log_target=True),
+                               F.kl_div(log_p, y.log(), reduction="batchmean", log_target=True))
 
 
 @pytest.mark.parametrize("shape", SHAPES[2:], ids=str)
@@ -229,12 +237,13 @@ def test_kl_div_spatial_mean_averages_samples_and_positions(gen, shape, log_targ
     kind = "log_probs" if log_target else "probs"
     total = F.kl_div(log_p, t, reduction="sum", log_target=log_target)
     positions = y.numel() // C
-    torch.testing.assert_close(LF.kl_div(x, t, target_kind=kind), total / positions)
-    torch.testing.assert_close(LF.kl_div(x, t, target_kind=kind, reduction="sum"), total)
-    none = LF.kl_div(x, t, target_kind=kind, reduction="none")
-    torch.testing.assert_close(none, torch.as_tensor(_rel_entr(y, log_p)))
+    torch.testing.assert_close(LF.kl_div(log_p, t, target_kind=kind), total / positions)
+    torch.testing.assert_close(LF.kl_div(log_p, t, target_kind=kind, reduction="sum"), total)
+    torch.testing.assert_close(LF.kl_div(log_p, t, target_kind=kind, reduction="batchmean"), total / shape[0])
+    none = LF.kl_div(log_p, t, target_kind=kind, reduction="none")  # pointwise, as torch
+    torch.testing.assert_close(none.sum(1), torch.as_tensor(_rel_entr(y, log_p)))
     torch.testing.assert_close(
-        LF.kl_div(x, t, target_kind=kind, reduction="per_sample"), none.reshape(shape[0], -1).mean(1)
+        LF.kl_div(log_p, t, target_kind=kind, reduction="per_sample"), none.sum(1).reshape(shape[0], -1).mean(1)
     )
 
 
@@ -244,7 +253,7 @@ def test_kl_div_zero_targets_give_zero_terms_and_finite_gradients(gen, target_ki
     y = _probs_target(gen, (5, C), with_zeros=True)
     assert (y == 0).any()
     t = (y.log() if target_kind == "log_probs" else y.clone()).requires_grad_()
-    loss = LF.kl_div(x, t, target_kind=target_kind, reduction="none")
+    loss = LF.kl_div(x, t, target_kind=target_kind, input_kind="logits", reduction="none").sum(1)
     torch.testing.assert_close(loss, torch.as_tensor(_rel_entr(y, torch.log_softmax(x, 1).detach())))
     loss.sum().backward()
     assert torch.isfinite(x.grad).all() and torch.isfinite(t.grad).all()
@@ -255,7 +264,7 @@ def test_kl_div_zero_targets_give_zero_terms_and_finite_gradients(gen, target_ki
 def test_kl_div_is_cross_entropy_minus_entropy(gen) -> None:
     x = _logits(gen, (6, C, 2)).requires_grad_()
     y = _probs_target(gen, (6, C, 2), with_zeros=True)
-    kl = LF.kl_div(x, y, reduction="none")
+    kl = LF.kl_div(x, y, input_kind="logits", reduction="none").sum(1)
     ce = LF.cross_entropy(x, y, reduction="none")
     entropy = torch.as_tensor(scipy.special.entr(y.numpy()).sum(1))
     torch.testing.assert_close(kl, ce - entropy)
@@ -340,7 +349,8 @@ def test_gradcheck_kl_div(gen, reduction, target_kind) -> None:
     y = _probs_target(gen, (3, C, 2))
     t = (y.log() if target_kind == "log_probs" else y).requires_grad_()
     s = torch.rand(3, generator=gen, dtype=D) + 0.1
-    kw = {"reduction": reduction, "target_kind": target_kind, "sample_weight": s, "validate": False}
+    kw = {"reduction": reduction, "target_kind": target_kind, "sample_weight": s, "validate": False,
+          "input_kind": "logits"}
     assert gradcheck(lambda a, b: LF.kl_div(a, b, **kw), (x, t))
 
 
@@ -370,7 +380,12 @@ def _batch(draw: st.DrawFn) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     return torch.from_numpy(x), torch.from_numpy(t), torch.from_numpy(raw / raw.sum(1, keepdims=True))
 
 
-LOSSES = {"cross_entropy": LF.cross_entropy, "kl_div": LF.kl_div, "softmax_mae": LF.softmax_mae_loss}
+def _kl_on_logits(x: torch.Tensor, y: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
+    out = LF.kl_div(x, y, input_kind="logits", reduction=reduction)
+    return out.sum(1) if reduction == "none" else out  # one value per sample, as the other losses give
+
+
+LOSSES = {"cross_entropy": LF.cross_entropy, "kl_div": _kl_on_logits, "softmax_mae": LF.softmax_mae_loss}
 
 
 def _targets(name: str, t: torch.Tensor, y: torch.Tensor) -> list[torch.Tensor]:
@@ -402,8 +417,8 @@ def test_property_zero_at_perfect_prediction(batch) -> None:
     assert (LF.softmax_mae_loss(one_hot, t, input_kind="probs", reduction="none") == 0).all()
     zeros = torch.zeros(len(y), dtype=D)
     torch.testing.assert_close(LF.softmax_mae_loss(y, y, input_kind="probs", reduction="none"), zeros)
-    torch.testing.assert_close(LF.kl_div(y.log(), y, input_kind="log_probs", reduction="none"), zeros)
-    torch.testing.assert_close(LF.kl_div(y, y, input_kind="probs", reduction="none"), zeros)
+    torch.testing.assert_close(LF.kl_div(y.log(), y, input_kind="log_probs", reduction="none").sum(1), zeros)
+    torch.testing.assert_close(LF.kl_div(y, y, input_kind="probs", reduction="none").sum(1), zeros)
     # cross-entropy of a perfect soft prediction is the target's entropy
     entropy = torch.as_tensor(scipy.special.entr(y.numpy()).sum(1))
     torch.testing.assert_close(LF.cross_entropy(y, y, input_kind="probs", reduction="none"), entropy)
@@ -415,5 +430,5 @@ def test_property_bounds(batch) -> None:
     assert (LF.softmax_mae_loss(x, t, reduction="none") <= 2 + 1e-12).all()
     assert (LF.softmax_mae_loss(x, y, reduction="none") <= 2 + 1e-12).all()
     ce = LF.cross_entropy(x, y, reduction="none")
-    kl = LF.kl_div(x, y, reduction="none")
+    kl = LF.kl_div(x, y, input_kind="logits", reduction="none").sum(1)
     assert (ce >= kl - 1e-9).all()

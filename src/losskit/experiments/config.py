@@ -39,7 +39,7 @@ NOISE_KINDS: dict[str, tuple[str, ...]] = {
     "regression": ("gross", "heavy_tail"),
     "classification": ("symmetric", "pair"),
 }
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: a split per seed, a validation split
 # the largest |value| of a numeric loss option: targets are standardised (SD 1) and training runs in float32,
 # so a scale past this only overflows (delta=1e300 is MSE/2 long before that)
 OPTION_LIMIT = 1e6
@@ -229,6 +229,7 @@ class DataSource:
     task: str | None = None
     dropna: bool = False
     test_size: float = 0.25
+    val_size: float = 0.2  # of the rows left after the test split
 
 
 @dataclass(frozen=True)
@@ -260,6 +261,11 @@ class CompareConfig:
     seeds: int
     model: ModelSpec = field(default_factory=ModelSpec)
     train: TrainSpec = field(default_factory=TrainSpec)
+    max_seeds: int | None = None  # set: ``--seeds auto``, start at ``seeds`` and add seeds up to this cap
+
+    @property
+    def auto(self) -> bool:
+        return self.max_seeds is not None
 
     def as_dict(self, data_digest: str, task: str) -> dict[str, Any]:
         """A JSON-able description including the data's content digest and the resolved task."""

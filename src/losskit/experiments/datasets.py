@@ -45,8 +45,10 @@ BUNDLED: dict[str, str] = {
     "iris": "classification",
 }
 MIN_ROWS = 20
-# a numeric target with at most this many distinct integer values is taken as class labels
+# a numeric target with at most this many distinct integer values is taken as class labels ...
 MAX_INFERRED_CLASSES = 20
+# ... unless it has fewer rows than this per distinct value: then it is a count or a measurement
+MIN_ROWS_PER_INFERRED_CLASS = 5
 # |regression target| beyond this would overflow squared errors (test RMSE) in float64
 MAX_TARGET = 1e150
 _BOMS = (  # longest first: the UTF-32 LE mark starts with the UTF-16 LE one
@@ -279,9 +281,14 @@ def _target(
             task, why = "classification", f"target {target!r} is not numeric"
         else:
             distinct = np.unique(values)
-            codes = np.all(distinct == np.round(distinct)) and np.abs(distinct).max() < 2**31
-            if len(distinct) <= MAX_INFERRED_CLASSES and codes:
+            # integers beyond 2**31 (a column times 1e300) are no class codes
+            integer = bool(np.all(distinct == np.round(distinct))) and float(np.abs(distinct).max()) < 2**31
+            few = len(distinct) <= min(MAX_INFERRED_CLASSES, len(values) / MIN_ROWS_PER_INFERRED_CLASS)
+            if integer and few:
                 task, why = "classification", f"target {target!r} has {len(distinct)} distinct integer values"
+            elif integer and len(distinct) <= MAX_INFERRED_CLASSES:
+                task, why = "regression", (f"target {target!r} has {len(distinct)} distinct integer values in "
+                                           f"{len(values)} rows, too many for classes")
             else:
                 task, why = "regression", f"target {target!r} has {len(distinct)} distinct numeric values"
         other = "regression" if task == "classification" else "classification"
@@ -317,7 +324,8 @@ def _target(
         rare = order[int(counts.argmin())]
         raise UsageError(
             f"class {rare!r} of target {target!r} has only {int(counts.min())} row; every class needs at least 2 "
-            "(one for training, one for testing)."
+            "(one for training, one for testing)"
+            + ("; if the target is a quantity, pass --task regression." if values is not None else ".")
         )
     return task, y, tuple(order), note
 

@@ -17,9 +17,9 @@ from .._validate import validation
 from ..train import evaluate, fit
 from .batched import Run
 from .config import ModelSpec, TrainSpec
-from .datasets import Prepared
 from .metrics import classification_metrics, regression_metrics
 from .model import batch_indices, build_single_model, make_optimizer
+from .split import Split
 from .targets import class_targets
 
 __all__ = ["SeededLoader", "SingleResult", "train_single"]
@@ -47,7 +47,7 @@ class SingleResult:
     model: nn.Module | None = None
 
 
-def _test_metrics(model: nn.Module, data: Prepared) -> dict[str, float]:
+def _test_metrics(model: nn.Module, data: Split) -> dict[str, float]:
     model.eval()
     with torch.no_grad():
         out = model(data.x_test)
@@ -61,9 +61,10 @@ def _test_metrics(model: nn.Module, data: Prepared) -> dict[str, float]:
 
 
 def train_single(
-    data: Prepared, run: Run, targets: torch.Tensor, model_spec: ModelSpec, train: TrainSpec
+    data: Split, run: Run, targets: torch.Tensor, model_spec: ModelSpec, train: TrainSpec
 ) -> SingleResult:
-    """Train ``run`` alone on its training ``targets``, evaluating the test metrics after every epoch."""
+    """Train ``run`` alone on its seed's split ``data`` and its training ``targets``, evaluating the test
+    metrics after every epoch."""
     sizes = model_spec.layer_sizes(data.x_train.shape[1], data.n_out)
     model = build_single_model(sizes, run.seed)
     loss_fn = run.loss.build()

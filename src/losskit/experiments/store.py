@@ -35,7 +35,7 @@ from .config import fingerprint
 
 __all__ = ["OWNED", "Store", "atomic_write", "check_writable"]
 
-OWNED = ("config.json", "results.csv", "runs.csv", "summary.csv", "report.md", "figures", "state")
+OWNED = ("config.json", "results.csv", "runs.csv", "summary.csv", "claims.csv", "report.md", "figures", "state")
 
 
 def atomic_write(path: Path, data: bytes) -> None:

@@ -1,39 +1,34 @@
-"""How class labels are handed to a classification loss: as indices, or one-hot when the loss needs probabilities.
+"""How class labels are handed to a classification loss: as indices, or one-hot when it takes probabilities.
 
-Some losses take only probability targets (``kl_div``); the choice is made
-once per loss by a tiny probe call, so a loss registered later works without
-a table to update.
+The registry declares each loss's target form (:attr:`losskit.registry.LossInfo.target_form`), so nothing
+here calls a loss to find out; a loss registered later declares its own form.
 """
 
 from __future__ import annotations
 
-import functools
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import torch
 import torch.nn.functional as F
 
-from ..errors import LossInputError
+from ..registry import loss_info
 
-if TYPE_CHECKING:
-    from .config import LossSpec
-
-__all__ = ["accepts_index", "class_targets"]
+__all__ = ["class_targets", "takes_probabilities"]
 
 
-@functools.cache
-def accepts_index(spec: LossSpec) -> bool:
-    """Whether the loss takes class-index targets (else it needs one-hot probabilities)."""
-    module = spec.build()
-    try:
-        module(torch.zeros(2, 3), torch.tensor([0, 2]))
-    except LossInputError:
-        return False
-    return True
+class _Named(Protocol):
+    @property
+    def name(self) -> str: ...
 
 
-def class_targets(spec: LossSpec, labels: torch.Tensor, num_classes: int) -> torch.Tensor:
-    """``labels`` (int64, any shape) in the form the loss accepts."""
-    if accepts_index(spec):
-        return labels
-    return F.one_hot(labels, num_classes).to(torch.get_default_dtype())
+def takes_probabilities(loss: str | _Named) -> bool:
+    """Whether the loss (a registry name or anything with a ``name``) takes probability targets."""
+    name = loss if isinstance(loss, str) else loss.name
+    return loss_info(name).target_form == "probabilities"
+
+
+def class_targets(loss: str | _Named, labels: torch.Tensor, num_classes: int) -> torch.Tensor:
+    """``labels`` (int64, any shape) in the form the loss takes: indices, or one-hot probabilities."""
+    if takes_probabilities(loss):
+        return F.one_hot(labels, num_classes).to(torch.get_default_dtype())
+    return labels

@@ -1,22 +1,24 @@
-"""Binary and multi-label losses: binary cross-entropy and sigmoid focal loss.
+"""Binary and multi-label losses: binary cross-entropy (on probabilities or logits) and sigmoid focal loss.
 
 ``input`` and ``target`` have the same shape (any shape, batch along
 dim 0); every element is one independent yes/no label. ``target`` holds
-floats in [0, 1] (hard 0/1 labels or soft ones). ``input_kind`` says what
-``input`` holds:
+floats in [0, 1] (hard 0/1 labels or soft ones). As in torch,
+:func:`binary_cross_entropy` takes probabilities and
+:func:`binary_cross_entropy_with_logits` logits; ``input_kind`` says what
+``input`` holds where a loss offers the choice:
 
-* ``"logits"`` (default): scores :math:`x`, with :math:`p = \\sigma(x)`.
-  Computed in log space (``softplus``), exact and finite for :math:`|x|` up
-  to the largest float.
-* ``"probs"``: probabilities :math:`p`; a probability of exactly 0 or 1 is
-  treated as the nearest one whose log is finite, so the loss is large and
-  finite (torch's ``binary_cross_entropy`` instead clamps each log at -100).
+* ``"logits"``: scores :math:`x`, with :math:`p = \\sigma(x)`. Computed in
+  log space (``softplus``), exact and finite for :math:`|x|` up to the
+  largest float.
+* ``"probs"``: probabilities :math:`p`; each log is clamped at -100 in
+  :func:`binary_cross_entropy`, as torch does, so a probability of exactly
+  0 or 1 costs at most 100.
 * ``"log_probs"``: :math:`\\log p`, e.g. from ``F.logsigmoid``.
 
-``weight`` is elementwise, shaped like ``input``; ``"mean"`` is
-:math:`\\sum w\\ell / \\sum w` as everywhere in losskit (torch divides by
-the number of elements instead). ``"per_sample"`` averages the labels of
-each sample.
+``weight`` is elementwise and broadcasts to ``input``'s shape as in torch;
+``"mean"`` is :math:`\\sum w\\ell / \\sum w` as everywhere in losskit (torch
+divides by the number of elements instead). ``"per_sample"`` averages the
+labels of each sample.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from .. import _validate as V
 from .._reduce import reduce_loss
 from ._prep import Number, compute_dtype
 
-__all__ = ["binary_cross_entropy", "binary_focal_loss"]
+__all__ = ["binary_cross_entropy", "binary_cross_entropy_with_logits", "binary_focal_loss"]
 
 
 def _log_both(input: torch.Tensor, input_kind: str) -> tuple[torch.Tensor, torch.Tensor]:
@@ -81,72 +83,177 @@ def _prepare_binary(
     return log_p, log_q, target.to(dtype), w
 
 
-def _pos_weight_view(pos_weight: float | torch.Tensor, input: torch.Tensor, validate: bool | None) -> torch.Tensor:
-    """``pos_weight`` as a tensor that multiplies elementwise: scalar, (C,) along dim 1, or input's shape."""
+_TORCH_REDUCTION = {"none": 0, "mean": 1, "sum": 2}
+_FAST_DTYPES = (torch.float32, torch.float64)
+# torch's binary_cross_entropy clamps each log at -100 (so a probability of exactly 0 or 1 costs 100)
+_TORCH_LOG_FLOOR = -100.0
+
+
+def _pos_weight_tensor(pos_weight: float | torch.Tensor, input: torch.Tensor, mode: int) -> torch.Tensor:
+    """``pos_weight`` as a tensor that broadcasts against ``input`` as in torch (from the right, so a
+    (C,) pos_weight weighs the labels along the last dim), never enlarging the loss."""
     if not isinstance(pos_weight, torch.Tensor):
         value = V.check_interval(pos_weight, "pos_weight", 0.0, math.inf, high_open=True)
         return torch.tensor(value, dtype=input.dtype, device=input.device)
-    V.check_float(pos_weight, "pos_weight")
-    if V.resolve(validate):
-        V.check_finite(pos_weight, "pos_weight")
-        V.check_nonnegative(pos_weight, "pos_weight")
-    pw = pos_weight.to(input.dtype)
-    if pw.dim() == 0 or pw.shape == input.shape:
-        return pw
-    if input.dim() >= 2 and pw.shape == (input.shape[1],):
-        return pw.reshape((1, -1) + (1,) * (input.dim() - 2))
-    labels = f"({input.shape[1]},) along dim 1, " if input.dim() >= 2 else ""
-    raise V.LossInputError(
-        f"pos_weight has shape {tuple(pw.shape)}, but input has shape {tuple(input.shape)}; pass a scalar, "
-        f"{labels}or input's shape. (Unlike torch, a 1-d pos_weight always refers to the label dim 1.)"
+    V.check_broadcast_weight(pos_weight, input, "pos_weight")
+    if mode:
+        V.check_weight_values_once(pos_weight, "pos_weight")
+    return pos_weight
+
+
+def _bce(
+    input: torch.Tensor,
+    target: torch.Tensor,
+    weight: torch.Tensor | None,
+    reduction: str,
+    pos_weight: float | torch.Tensor | None,
+    input_kind: str,
+    sample_weight: torch.Tensor | None,
+    num_items: Number | None,
+    validate: bool | None,
+) -> torch.Tensor:
+    """Binary cross-entropy for every input kind; torch's fused op where its meaning is losskit's."""
+    V.check_float(input, "input")
+    V.check_float(target, "target")
+    V.check_choice(input_kind, "input_kind", V.INPUT_KINDS)
+    V.check_same_shape(input, target)
+    V.check_broadcast_weight(weight, input)
+    red = _TORCH_REDUCTION.get(reduction)
+    if red is None:
+        V.check_reduction(reduction)
+    mode = V.value_mode(validate, input)
+    if mode:
+        V.check_unit_interval(target, "target")
+        V.check_weight_values_once(weight)
+        if input_kind != "logits":
+            V.check_finite(input, "input", allow_neg_inf=input_kind == "log_probs")
+            V.check_unit_interval(input, "input", log=input_kind == "log_probs")
+    pw = None if pos_weight is None else _pos_weight_tensor(pos_weight, input, mode)
+    same = (
+        input.dtype in _FAST_DTYPES
+        and target.dtype == input.dtype
+        and (weight is None or weight.dtype == input.dtype)
+        and (pw is None or pw.dtype == input.dtype)
+        and sample_weight is None
+        and num_items is None
+        and red is not None
     )
+    fast = same and input_kind in ("logits", "probs") and (pw is None or input_kind == "logits")
+    if fast and (red != 1 or (weight is None and input.numel())):
+        # torch's meaning is losskit's: unweighted, or weighted "sum"/"none" (no denominator)
+        if input_kind == "logits":
+            out = torch.binary_cross_entropy_with_logits(input, target, weight, pw, red)
+        else:
+            w = None if weight is None else weight.expand_as(input)
+            out = torch._C._nn.binary_cross_entropy(input, target, w, red)
+        return V.check_result(out, mode, (("input", input), ("target", target), ("weight", weight)))
+    dtype = compute_dtype(input, target)
+    x = input.to(dtype)
+    log_p, log_q = _log_both(x, input_kind)
+    if input_kind == "probs":
+        log_p, log_q = log_p.clamp_min(_TORCH_LOG_FLOOR), log_q.clamp_min(_TORCH_LOG_FLOOR)
+    y = target.to(dtype)
+    positive = -log_p * y
+    if pw is not None:
+        positive = positive * pw.to(dtype)
+    values = positive - log_q * (1 - y)
+    w = None
+    if weight is not None:
+        w = weight.to(dtype).expand_as(values)
+        values = values * w
+    out = reduce_loss(values, reduction, denom=w, sample_weight=sample_weight, num_items=num_items)
+    return V.check_result(out, mode, (("input", input, input_kind == "log_probs"), ("target", target),
+                                      ("weight", weight)))
 
 
 def binary_cross_entropy(
     input: torch.Tensor,
     target: torch.Tensor,
-    *,
-    pos_weight: float | torch.Tensor | None = None,
-    input_kind: str = "logits",
-    reduction: str = "mean",
     weight: torch.Tensor | None = None,
+    size_average: bool | None = None,
+    reduce: bool | None = None,
+    reduction: str = "mean",
+    *,
+    input_kind: str = "probs",
+    pos_weight: float | torch.Tensor | None = None,
     sample_weight: torch.Tensor | None = None,
     num_items: Number | None = None,
     validate: bool | None = None,
 ) -> torch.Tensor:
-    """Binary cross-entropy of independent labels, on logits by default.
+    """Binary cross-entropy of independent labels, on **probabilities** as in torch.
 
     .. math::
 
-        \\ell = -\\big[\\,w_+\\, y \\log \\sigma(x) + (1 - y) \\log(1 - \\sigma(x))\\big]
-              = w_+\\, y\\, \\operatorname{softplus}(-x) + (1 - y) \\operatorname{softplus}(x)
+        \\ell = -w\\,\\big[\\,y \\log p + (1 - y) \\log(1 - p)\\big]
 
-    with :math:`w_+` the ``pos_weight``. Equals
-    :func:`torch.nn.functional.binary_cross_entropy_with_logits` (with
-    ``pos_weight`` and ``weight``) for ``"none"`` and ``"sum"``, and for
-    ``"mean"`` without ``weight``; finite, with finite gradients, at logits of
-    :math:`\\pm 10^4` and beyond. Note the default ``input_kind="logits"``:
-    torch's ``binary_cross_entropy``/``BCELoss`` take probabilities, which
-    here need ``input_kind="probs"``.
+    Equals :func:`torch.nn.functional.binary_cross_entropy` (parameters in
+    torch's order, each log clamped at -100 as torch does), except that a
+    weighted ``"mean"`` is :math:`\\sum w\\ell / \\sum w` (torch divides by
+    the number of elements). ``weight`` broadcasts to ``input``'s shape as in
+    torch (a scalar, or one weight per label along the last dim). For logits
+    use :func:`binary_cross_entropy_with_logits` (or ``input_kind="logits"``),
+    which is exact and finite at any logit.
 
     Args:
-      pos_weight: weight of the positive term :math:`w_+ \\ge 0`: a number, a
-        tensor of shape (C,) for the labels along dim 1, or input's shape.
-        For (N, C, H, W) inputs a (C,) ``pos_weight`` applies per channel
-        (torch would broadcast it against W).
+      input: probabilities :math:`p \\in [0, 1]` (``input_kind="probs"``).
+      target: labels in [0, 1], the same shape.
+      weight: elementwise weights :math:`w \\ge 0`, broadcast to ``input``.
+      size_average, reduce: deprecated, as in torch.
+      pos_weight: losskit's extension, see :func:`binary_cross_entropy_with_logits`.
 
     References:
       Cox, *The Regression Analysis of Binary Sequences*, J. R. Stat. Soc. B 20(2), 1958.
     """
-    V.check_reduction(reduction)
-    log_p, log_q, y, w = _prepare_binary(input, target, input_kind=input_kind, weight=weight, validate=validate)
-    positive = -log_p * y
-    if pos_weight is not None:
-        positive = positive * _pos_weight_view(pos_weight, log_p, validate)
-    values = positive - log_q * (1 - y)
-    if w is not None:
-        values = values * w
-    return reduce_loss(values, reduction, denom=w, sample_weight=sample_weight, num_items=num_items)
+    if size_average is not None or reduce is not None:
+        reduction = V.legacy_reduction(size_average, reduce, reduction)
+    return _bce(input, target, weight, reduction, pos_weight, input_kind, sample_weight, num_items, validate)
+
+
+def binary_cross_entropy_with_logits(
+    input: torch.Tensor,
+    target: torch.Tensor,
+    weight: torch.Tensor | None = None,
+    size_average: bool | None = None,
+    reduce: bool | None = None,
+    reduction: str = "mean",
+    pos_weight: torch.Tensor | None = None,
+    *,
+    input_kind: str = "logits",
+    sample_weight: torch.Tensor | None = None,
+    num_items: Number | None = None,
+    validate: bool | None = None,
+) -> torch.Tensor:
+    """Binary cross-entropy of independent labels, on logits.
+
+    .. math::
+
+        \\ell = w\\,\\big[\\,w_+\\, y\\, \\operatorname{softplus}(-x) + (1 - y) \\operatorname{softplus}(x)\\big]
+
+    with :math:`w_+` the ``pos_weight``. Equals
+    :func:`torch.nn.functional.binary_cross_entropy_with_logits` (parameters
+    in torch's order; ``weight`` and ``pos_weight`` broadcast as in torch,
+    so a (C,) ``pos_weight`` weighs the labels along the last dim), except
+    that a weighted ``"mean"`` is :math:`\\sum w\\ell / \\sum w` (torch divides
+    by the number of elements). Exact and finite, with finite gradients, at
+    logits of :math:`\\pm 10^4` and beyond. The registry's ``bce`` is this loss.
+
+    Args:
+      input: logits :math:`x`, any shape.
+      target: labels in [0, 1], the same shape.
+      weight: elementwise weights :math:`w \\ge 0`, broadcast to ``input``.
+      pos_weight: weight of the positive term :math:`w_+ \\ge 0`: a number,
+        or a tensor that broadcasts to ``input`` (e.g. (C,) for the labels
+        along the last dim).
+      input_kind: losskit's extension, ``"logits"`` (torch's meaning); the
+        registry's ``bce`` under torch's and Keras's probability spellings
+        passes ``"probs"``.
+
+    References:
+      Cox, *The Regression Analysis of Binary Sequences*, J. R. Stat. Soc. B 20(2), 1958.
+    """
+    if size_average is not None or reduce is not None:
+        reduction = V.legacy_reduction(size_average, reduce, reduction)
+    return _bce(input, target, weight, reduction, pos_weight, input_kind, sample_weight, num_items, validate)
 
 
 def _logaddexp(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:

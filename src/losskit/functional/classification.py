@@ -23,22 +23,96 @@ over the positions of each sample, shape (N,).
 
 from __future__ import annotations
 
+import math
+
 import torch
 
-from ._prep import Number, class_view, prepare_classification
+from .. import _validate as V
+from .._reduce import reduce_loss
+from ._prep import Number, class_view, compute_dtype, prepare_classification
 
-__all__ = ["cross_entropy", "kl_div", "softmax_mae_loss"]
+__all__ = ["cross_entropy", "kl_div", "kl_divergence_loss", "nll_loss", "softmax_mae_loss"]
+
+_TORCH_REDUCTION = {"none": 0, "mean": 1, "sum": 2}
+_FAST_DTYPES = (torch.float32, torch.float64)
+_ce = torch._C._nn.cross_entropy_loss
+_nll = torch._C._nn.nll_loss_nd
+
+
+def _torch_class_loss(
+    input: object,
+    target: object,
+    weight: torch.Tensor | None,
+    ignore_index: int,
+    reduction: str,
+    label_smoothing: float,
+    validate: bool | None,
+    log_input: bool,
+) -> torch.Tensor | None:
+    """torch's fused cross-entropy / NLL where its meaning is losskit's, else None (the composed path runs).
+
+    Structural checks read metadata only. Value checks ride on the result:
+    torch itself refuses a class index out of range, a weight's sign is
+    checked once per weight tensor, and a non-finite loss (bad inputs, or a
+    mean over zero items, where losskit's answer is 0) hands the call to the
+    composed path, which diagnoses it. Probability targets are checked as usual.
+    """
+    red = _TORCH_REDUCTION.get(reduction)
+    if red is None or not isinstance(input, torch.Tensor) or not isinstance(target, torch.Tensor):
+        return None
+    if input.dtype not in _FAST_DTYPES or input.dim() == 0 or not V.can_read_on_host(input):
+        return None
+    if type(ignore_index) is not int or not -(2**63) <= ignore_index < 2**63:
+        return None  # the composed path checks it
+    if not (0.0 <= label_smoothing <= 1.0):
+        return None
+    num_classes = input.shape[1] if input.dim() > 1 else input.shape[0]
+    if weight is not None and (
+        not isinstance(weight, torch.Tensor) or weight.dtype != input.dtype or weight.shape != (num_classes,)
+    ):
+        return None
+    mode = V.value_mode(validate, input)
+    if target.dtype == torch.int64:
+        expected = input.shape[:1] + input.shape[2:] if input.dim() > 1 else torch.Size()
+        if target.shape != expected:
+            return None
+    elif target.dtype == input.dtype and not log_input:
+        if weight is not None or ignore_index != -100 or target.shape != input.shape:
+            return None  # weighted probability targets: losskit's mean divides by sum(w y), torch's by N
+        if mode:
+            V.check_finite(target, "target")
+            V.check_probabilities(target, "target", dim=1 if input.dim() > 1 else 0)
+    else:
+        return None
+    if mode:
+        V.check_weight_values_once(weight)
+    try:
+        if log_input:
+            out = _nll(input, target, weight, red, ignore_index)
+        else:
+            out = _ce(input, target, weight, red, ignore_index, label_smoothing)
+    except (RuntimeError, IndexError):
+        if mode:
+            return None  # e.g. a class index out of range: the composed path names it
+        raise
+    if mode or red == 1:
+        total = out.detach()
+        if not math.isfinite((total.sum() if total.dim() else total).item()):
+            return None
+    return out
 
 
 def cross_entropy(
     input: torch.Tensor,
     target: torch.Tensor,
+    weight: torch.Tensor | None = None,
+    size_average: bool | None = None,
+    ignore_index: int = -100,
+    reduce: bool | None = None,
+    reduction: str = "mean",
+    label_smoothing: float = 0.0,
     *,
     input_kind: str = "logits",
-    weight: torch.Tensor | None = None,
-    ignore_index: int = -100,
-    label_smoothing: float = 0.0,
-    reduction: str = "mean",
     sample_weight: torch.Tensor | None = None,
     num_items: Number | None = None,
     validate: bool | None = None,
@@ -55,16 +129,18 @@ def cross_entropy(
     wrong label costs :math:`-\\log \\hat p_y`, unbounded, so noisy labels
     get memorised.
 
-    Equals :func:`torch.nn.functional.cross_entropy` for every option they
-    share, with two deliberate differences: a mean over zero items (every
-    target ignored) is 0 rather than NaN, and with class weights *and*
-    probability targets ``"mean"`` divides by :math:`\\sum_i \\sum_c w_c y_{ic}`
-    (torch divides by N), the same rule as for class indices.
+    Equals :func:`torch.nn.functional.cross_entropy` (parameters in torch's
+    order) for every option they share, with two deliberate differences: a
+    mean over zero items (every target ignored) is 0 rather than NaN, and
+    with class weights *and* probability targets ``"mean"`` divides by
+    :math:`\\sum_i \\sum_c w_c y_{ic}` (torch divides by N), the same rule as
+    for class indices.
 
     Args:
       input: scores (N, C, ...) as ``input_kind`` says.
       target: class indices (N, ...) or probabilities (N, C, ...).
       weight: class weights, shape (C,).
+      size_average, reduce: deprecated, as in torch.
       ignore_index: index targets equal to it count neither in the loss nor
         in the mean's denominator.
       label_smoothing: :math:`\\varepsilon \\in [0, 1]`.
@@ -73,9 +149,35 @@ def cross_entropy(
       Shannon, *A Mathematical Theory of Communication*, 1948; Szegedy et al.,
       *Rethinking the Inception Architecture*, CVPR 2016 (label smoothing).
     """
+    if size_average is not None or reduce is not None:
+        reduction = V.legacy_reduction(size_average, reduce, reduction)
+    if input_kind == "logits" and sample_weight is None and num_items is None:
+        out = _torch_class_loss(input, target, weight, ignore_index, reduction, label_smoothing, validate, False)
+        if out is not None:
+            return out
+    return _cross_entropy(
+        input, target, weight, ignore_index, reduction, label_smoothing, input_kind, sample_weight, num_items,
+        validate,
+    )
+
+
+def _cross_entropy(
+    input: torch.Tensor,
+    target: torch.Tensor,
+    weight: torch.Tensor | None,
+    ignore_index: int,
+    reduction: str,
+    label_smoothing: float,
+    input_kind: str,
+    sample_weight: torch.Tensor | None,
+    num_items: Number | None,
+    validate: bool | None,
+    allow_probs: bool = True,
+) -> torch.Tensor:
+    """The composed cross-entropy: every option, losskit's reduction rule."""
     b = prepare_classification(
         input, target, input_kind=input_kind, weight=weight, ignore_index=ignore_index,
-        label_smoothing=label_smoothing, validate=validate,
+        label_smoothing=label_smoothing, allow_probs=allow_probs, validate=validate,
     )
     if b.index is not None:
         nll = -b.target_log_p()
@@ -100,7 +202,145 @@ def cross_entropy(
     return b.reduce(values, reduction, sample_weight=sample_weight, num_items=num_items, preweighted=True)
 
 
+def nll_loss(
+    input: torch.Tensor,
+    target: torch.Tensor,
+    weight: torch.Tensor | None = None,
+    size_average: bool | None = None,
+    ignore_index: int = -100,
+    reduce: bool | None = None,
+    reduction: str = "mean",
+    *,
+    sample_weight: torch.Tensor | None = None,
+    num_items: Number | None = None,
+    validate: bool | None = None,
+) -> torch.Tensor:
+    """Negative log-likelihood of class indices, on log-probabilities.
+
+    .. math::
+
+        \\ell = -w_y \\log \\hat p_y
+
+    ``input`` holds log-probabilities (e.g. ``log_softmax``), as in torch:
+    ``nll_loss(log_softmax(x, 1), y)`` is ``cross_entropy(x, y)``. Equals
+    :func:`torch.nn.functional.nll_loss` (parameters in torch's order); a
+    mean over zero items is 0, and with value checks on, rows of ``input``
+    must be log-probabilities (their exponentials sum to 1).
+
+    Args:
+      input: log-probabilities (N, C, d1, ...) or unbatched (C,).
+      target: class indices (N, d1, ...) of an integer dtype.
+      weight: class weights, shape (C,).
+      ignore_index: targets equal to it count neither in the loss nor in the mean.
+
+    References:
+      Fisher, *On the Mathematical Foundations of Theoretical Statistics*, 1922 (likelihood).
+    """
+    if size_average is not None or reduce is not None:
+        reduction = V.legacy_reduction(size_average, reduce, reduction)
+    if sample_weight is None and num_items is None and not V.resolve(validate):
+        out = _torch_class_loss(input, target, weight, ignore_index, reduction, 0.0, validate, True)
+        if out is not None:
+            return out
+    return _cross_entropy(
+        input, target, weight, ignore_index, reduction, 0.0, "log_probs", sample_weight, num_items, validate,
+        allow_probs=False,
+    )
+
+
+_KL_REDUCTIONS = ("mean", "sum", "none", "per_sample", "batchmean")
+
+
 def kl_div(
+    input: torch.Tensor,
+    target: torch.Tensor,
+    size_average: bool | None = None,
+    reduce: bool | None = None,
+    reduction: str = "mean",
+    log_target: bool = False,
+    *,
+    input_kind: str = "log_probs",
+    target_kind: str = "probs",
+    sample_weight: torch.Tensor | None = None,
+    num_items: Number | None = None,
+    validate: bool | None = None,
+) -> torch.Tensor:
+    """Kullback–Leibler divergence KL(target ‖ prediction), pointwise as in torch.
+
+    .. math::
+
+        \\ell_{ic} = y_{ic} \\left(\\log y_{ic} - \\log \\hat p_{ic}\\right),
+        \\qquad 0 \\log 0 = 0
+
+    ``input`` holds log-probabilities :math:`\\log \\hat p`, as in torch
+    (``input_kind="logits"`` applies ``log_softmax`` over dim 1 first);
+    ``target`` holds probabilities, or log-probabilities with
+    ``log_target=True`` (``target_kind="log_probs"`` means the same).
+    Equals :func:`torch.nn.functional.kl_div` (parameters in torch's order)
+    for ``"none"`` (pointwise), ``"sum"`` and ``"batchmean"`` (the sum over
+    ``input.size(0)``), with one deliberate difference: losskit's
+    ``"mean"`` is the KL divergence averaged over samples (and positions of
+    (N, C, d1, ...) inputs), torch's ``batchmean`` for (N, C) inputs;
+    torch's own ``"mean"`` also divides by the number of classes, which is
+    not the KL divergence (pytorch #2259). ``"per_sample"`` gives (N,).
+    Since :math:`\\mathrm{KL}(y\\|\\hat p) = \\mathrm{CE}(y, \\hat p) - H(y)` and
+    :math:`H(y)` does not depend on the model, KL and cross-entropy have the
+    same gradients with respect to the logits. Zero target probabilities
+    contribute 0 with finite gradients.
+
+    Args:
+      log_target: ``target`` holds log-probabilities.
+      input_kind: ``"log_probs"`` (torch's meaning), ``"logits"`` or ``"probs"``.
+
+    References:
+      Kullback & Leibler, *On Information and Sufficiency*, Ann. Math. Statist. 22(1), 1951.
+    """
+    if size_average is not None or reduce is not None:
+        reduction = V.legacy_reduction(size_average, reduce, reduction)
+    V.check_choice(reduction, "reduction", _KL_REDUCTIONS)
+    if log_target:
+        target_kind = "log_probs"
+    V.check_float(input, "input")
+    V.check_probability_target(input, target)
+    V.check_choice(input_kind, "input_kind", V.INPUT_KINDS)
+    V.check_choice(target_kind, "target_kind", V.TARGET_KINDS)
+    if target.shape != input.shape:
+        target = target.expand_as(input)
+    log_t = target_kind == "log_probs"
+    mode = V.value_mode(validate, input)
+    dim = 1 if input.dim() > 1 else 0
+    if mode and input.dim():
+        V.check_finite(target, "target", allow_neg_inf=log_t)
+        V.check_probabilities(target, "target", dim=dim, log=log_t)
+        if input_kind != "logits":
+            V.check_finite(input, "input", allow_neg_inf=input_kind == "log_probs")
+            V.check_probabilities(input, "input", dim=dim, log=input_kind == "log_probs")
+    dtype = compute_dtype(input, target)
+    x = input if input.dtype == dtype else input.to(dtype)
+    t = target if target.dtype == dtype else target.to(dtype)
+    if input_kind == "logits":
+        x = torch.log_softmax(x, dim) if x.dim() else torch.zeros_like(x)
+    elif input_kind == "probs":
+        x = torch.log(x.clamp_min(torch.finfo(dtype).tiny))
+    if x.dim() == 0:
+        count = 1
+    elif reduction == "batchmean":
+        count = x.shape[0]
+    else:  # losskit's mean: one KL value per position, summed over the classes of dim 1
+        count = x.numel() // x.shape[1] if x.dim() > 1 and x.shape[1] else int(x.dim() == 1 or x.numel())
+    # torch's kl_div where it is exact: its value is NaN at a zero target with input -inf (or a log-target
+    # of -inf), and its target gradient NaN at zero targets; a non-finite result reruns the safe form
+    quick = not t.requires_grad and V.can_read_on_host(x)
+    out = _kl_reduce(x, t, log_t, reduction, count, sample_weight, num_items, safe=not quick)
+    if quick:
+        total = out.detach()
+        if not math.isfinite((total.sum() if total.dim() else total).item()):
+            out = _kl_reduce(x, t, log_t, reduction, count, sample_weight, num_items, safe=True)
+    return V.check_result(out, mode, (("input", input, input_kind == "log_probs"), ("target", target, log_t)))
+
+
+
+def kl_divergence_loss(
     input: torch.Tensor,
     target: torch.Tensor,
     *,
@@ -111,46 +351,76 @@ def kl_div(
     num_items: Number | None = None,
     validate: bool | None = None,
 ) -> torch.Tensor:
-    """Kullback–Leibler divergence KL(target ‖ prediction), summed over classes.
+    """KL divergence KL(target ‖ softmax(input)) per position: losskit's form of :func:`kl_div`.
 
     .. math::
 
-        \\ell = \\sum_c y_c \\log \\frac{y_c}{\\hat p_c},
-        \\qquad 0 \\log 0 = 0
+        \\ell_i = \\sum_c y_{ic} \\log \frac{y_{ic}}{\\hat p_{ic}}, \\qquad
+        \\hat p = \\operatorname{softmax}(\text{input}), \\quad 0 \\log 0 = 0
 
-    ``"mean"`` averages over samples (and positions): torch's
-    ``reduction="batchmean"``. torch's own ``"mean"`` also divides by the
-    number of classes, which is not the KL divergence. Since
-    :math:`\\mathrm{KL}(y\\|\\hat p) = \\mathrm{CE}(y, \\hat p) - H(y)` and
-    :math:`H(y)` does not depend on the model, KL and cross-entropy have the
-    same gradients with respect to ``input``.
-
-    Unlike torch, the *input* is logits by default (``input_kind``); torch's
-    log-probability input gives the same value. Zero target probabilities
-    contribute 0 with finite gradients (the double-``where`` form, not
-    ``y * log(y)``).
-
-    Args:
-      target_kind: ``"probs"`` or ``"log_probs"`` (torch's ``log_target=True``).
+    The registry's ``kl_div``: like every classification loss there, it takes
+    logits by default and its ``"none"`` gives one value per position, shape
+    (N, d1, ...), summed over the classes; ``"mean"`` is torch's
+    ``batchmean`` for (N, C) inputs. :func:`kl_div` is the same divergence
+    with torch's signature and meaning (log-probability input, pointwise
+    ``"none"``).
 
     References:
       Kullback & Leibler, *On Information and Sufficiency*, Ann. Math. Statist. 22(1), 1951.
     """
-    b = prepare_classification(
-        input, target, input_kind=input_kind, target_kind=target_kind, allow_index=False,
-        validate=validate,
-    )
-    y = b.probs_target
-    if b.log_probs_target is not None:
-        t = b.log_probs_target
+    V.check_reduction(reduction)
+    kw = {"input_kind": input_kind, "target_kind": target_kind, "sample_weight": sample_weight, "validate": validate}
+    if reduction != "none":
+        return kl_div(input, target, reduction=reduction, num_items=num_items, **kw)
+    pointwise = kl_div(input, target, reduction="none", **kw)
+    return pointwise.sum(1) if pointwise.dim() > 1 else pointwise.sum()
+
+def _kl_terms(x: torch.Tensor, t: torch.Tensor, log_t: bool, total: bool, safe: bool) -> torch.Tensor:
+    """KL's pointwise terms y (log y - x), or their sum; ``safe``: 0 log 0 = 0 with finite gradients."""
+    if not safe:
+        return torch.kl_div(x, t, 2 if total else 0, log_target=log_t)
+    if log_t:
         finite = t > -torch.inf
         log_y = torch.where(finite, t, torch.zeros_like(t))
-        values = torch.where(finite, y * (log_y - b.log_p), torch.zeros_like(t)).sum(1)
+        terms = torch.where(finite, log_y.exp() * (log_y - x), torch.zeros_like(x))
     else:
-        positive = y > 0
-        log_y = torch.log(torch.where(positive, y, torch.ones_like(y)))
-        values = torch.where(positive, y * (log_y - b.log_p), torch.zeros_like(y)).sum(1)
-    return b.reduce(values, reduction, sample_weight=sample_weight, num_items=num_items)
+        positive = t > 0
+        log_y = torch.log(torch.where(positive, t, torch.ones_like(t)))
+        terms = torch.where(positive, t * (log_y - x), torch.zeros_like(x))
+    return terms.sum() if total else terms
+
+
+def _kl_reduce(
+    x: torch.Tensor,
+    t: torch.Tensor,
+    log_t: bool,
+    reduction: str,
+    count: int,
+    sample_weight: torch.Tensor | None,
+    num_items: Number | None,
+    *,
+    safe: bool,
+) -> torch.Tensor:
+    if sample_weight is None and num_items is None and reduction != "per_sample":
+        if reduction == "none":
+            return _kl_terms(x, t, log_t, False, safe)
+        out = _kl_terms(x, t, log_t, True, safe)
+        if reduction != "sum" and count != 1:
+            out = out / count if count else out  # a mean over zero items is 0 (the sum of none)
+        return out
+    pointwise = _kl_terms(x, t, log_t, False, safe)
+    if reduction in ("none", "sum"):
+        return reduce_loss(pointwise, reduction, sample_weight=sample_weight)
+    if x.dim() == 0:
+        per = pointwise.reshape(1)
+    elif reduction == "batchmean":
+        per = pointwise.reshape(x.shape[0], math.prod(x.shape[1:])).sum(1)
+    elif x.dim() > 1:
+        per = pointwise.sum(1)
+    else:
+        per = pointwise.sum().reshape(1)
+    return reduce_loss(per, "mean" if reduction == "batchmean" else reduction, sample_weight=sample_weight,
+                       num_items=num_items)
 
 
 def softmax_mae_loss(

@@ -1,7 +1,11 @@
-"""The article's regression losses: MSE (L2), MAE (L1), Huber and log-cosh.
+"""The article's regression losses: MSE (L2), MAE (L1), Huber, smooth L1 and log-cosh.
 
-Every function takes ``(input, target)`` of the same shape (no broadcasting)
-and the keyword-only options
+The torch-named losses take torch's parameters in torch's positional order
+(``mse_loss(input, target, size_average, reduce, reduction, weight)``,
+``huber_loss(input, target, reduction, delta, weight)``, ...), so torch
+code ports by changing the import; the deprecated ``size_average`` and
+``reduce`` behave and warn as in torch. losskit's own options follow,
+keyword-only:
 
 * ``reduction``: ``"mean"`` | ``"sum"`` | ``"none"`` | ``"per_sample"``;
 * ``weight``: elementwise weights shaped like ``input``;
@@ -9,31 +13,106 @@ and the keyword-only options
 * ``num_items``: the denominator of ``"mean"`` (see :mod:`losskit.distributed`);
 * ``validate``: value checks on/off for this call (``None``: the global switch).
 
-A weighted mean is :math:`\\sum w\\ell / \\sum w`. Inputs of float16 or
-bfloat16 are computed and returned in float32.
+``target`` may broadcast to ``input``'s shape (a scalar, or input's trailing
+dims), as in torch; a pair whose broadcast would add loss terms, such as
+``(N, 1)`` against ``(N,)``, is refused. A weighted mean is
+:math:`\\sum w\\ell / \\sum w`. Inputs of float16 or bfloat16 are computed and
+returned in float32.
+
+Where the options mean what torch's do (no ``sample_weight`` or
+``num_items``, a non-empty mean, float32/float64), the loss is torch's own
+fused op, with value checks riding on the result: only a non-finite loss
+looks at the inputs. Large ``"mean"``/``"sum"`` calls that need a gradient
+use losskit's one-pass C kernel (:mod:`losskit.functional.fused`) instead.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
 
 from .. import _validate as V
 from ._prep import Number, elementwise_loss
+from .fused.elementwise import fused_elementwise_loss, fused_elementwise_mode
 
-__all__ = ["huber_loss", "l1_loss", "log_cosh", "log_cosh_loss", "mae_loss", "mse_loss"]
+__all__ = [
+    "huber_loss", "l1_loss", "log_cosh", "log_cosh_loss", "mae_loss", "mse_loss", "smooth_l1_loss",
+]
 
 _LOG2 = math.log(2.0)
+# torch's reduction enums (torch.nn._reduction.get_enum)
+_TORCH_REDUCTION = {"none": 0, "mean": 1, "sum": 2}
+_FAST_DTYPES = (torch.float32, torch.float64)
+# below this many elements torch's own op beats the fused C kernel's fixed cost (benchmarks/bench_vs_torch.py);
+# fused mode "always" uses the kernel at any size
+FUSED_MIN_NUMEL = 1 << 17
+
+_mse = torch._C._nn.mse_loss
+_l1 = torch._C._nn.l1_loss
+_huber = torch._C._nn.huber_loss
+_smooth_l1 = torch._C._nn.smooth_l1_loss
+
+
+def _torch_path(
+    op: Callable[..., torch.Tensor],
+    extra: tuple[float, ...],
+    fused: tuple[str, float] | None,
+    input: object,
+    target: object,
+    reduction: str,
+    validate: bool | None,
+) -> torch.Tensor | None:
+    """torch's own op where its meaning is losskit's, else None (the composed path runs).
+
+    Reads metadata only; the value checks ride on the result (a finite loss
+    proves finite inputs: every loss here is finite exactly where its residual is).
+    """
+    red = _TORCH_REDUCTION.get(reduction)
+    if red is None or not isinstance(input, torch.Tensor) or not isinstance(target, torch.Tensor):
+        return None
+    dtype = input.dtype
+    if dtype not in _FAST_DTYPES or target.dtype != dtype:
+        return None
+    numel = input.numel()
+    if input.shape != target.shape:
+        V.check_target_broadcast(input, target)
+        target = target.expand_as(input)
+    elif fused is not None and red and (numel >= FUSED_MIN_NUMEL or fused_elementwise_mode() == "always"):
+        out = fused_elementwise_loss(
+            fused, input, target, reduction=reduction, weight=None, sample_weight=None, num_items=None,
+            validate=validate,
+        )
+        if out is not None:
+            return out
+    if red == 1 and numel == 0:
+        return None  # a mean over zero items is 0, not torch's NaN
+    mode = V.value_mode(validate, input)
+    return V.check_result(op(input, target, red, *extra), mode, (("input", input), ("target", target)))
+
+
+def _expand_target(input: object, target: object) -> object:
+    """``target`` broadcast to ``input``'s shape where that adds no loss terms (else refused)."""
+    if (
+        isinstance(input, torch.Tensor)
+        and isinstance(target, torch.Tensor)
+        and input.shape != target.shape
+    ):
+        V.check_target_broadcast(input, target)
+        return target.expand_as(input)
+    return target
 
 
 def mse_loss(
     input: torch.Tensor,
     target: torch.Tensor,
-    *,
+    size_average: bool | None = None,
+    reduce: bool | None = None,
     reduction: str = "mean",
     weight: torch.Tensor | None = None,
+    *,
     sample_weight: torch.Tensor | None = None,
     num_items: Number | None = None,
     validate: bool | None = None,
@@ -46,10 +125,12 @@ def mse_loss(
 
     Fast to converge on clean data, but one gross outlier with residual
     :math:`r` pulls the fit with a gradient :math:`2r`: sensitive to anomalies.
+    Equals :func:`torch.nn.functional.mse_loss` (parameters in torch's order).
 
     Args:
       input: predictions :math:`\\hat y`, any shape, batch along dim 0.
-      target: truth :math:`y`, the same shape.
+      target: truth :math:`y`, the same shape (or one that broadcasts to it).
+      size_average, reduce: deprecated, as in torch.
 
     Returns:
       The reduced loss (see the module docstring for the options).
@@ -57,8 +138,14 @@ def mse_loss(
     References:
       Gauss, *Theoria motus corporum coelestium*, 1809 (least squares).
     """
+    if size_average is not None or reduce is not None:
+        reduction = V.legacy_reduction(size_average, reduce, reduction)
+    if weight is None and sample_weight is None and num_items is None:
+        out = _torch_path(_mse, (), ("mse", 0.0), input, target, reduction, validate)
+        if out is not None:
+            return out
     return elementwise_loss(
-        torch.square, input, target, reduction=reduction, weight=weight,
+        torch.square, input, _expand_target(input, target), reduction=reduction, weight=weight,
         sample_weight=sample_weight, num_items=num_items, validate=validate, fused=("mse", 0.0),
     )
 
@@ -66,9 +153,11 @@ def mse_loss(
 def l1_loss(
     input: torch.Tensor,
     target: torch.Tensor,
-    *,
+    size_average: bool | None = None,
+    reduce: bool | None = None,
     reduction: str = "mean",
     weight: torch.Tensor | None = None,
+    *,
     sample_weight: torch.Tensor | None = None,
     num_items: Number | None = None,
     validate: bool | None = None,
@@ -80,13 +169,20 @@ def l1_loss(
         \\ell(\\hat y, y) = |\\hat y - y|
 
     Robust to outliers (the gradient is bounded by 1) but not differentiable
-    at 0; losskit, like torch, uses the subgradient 0 there.
+    at 0; losskit, like torch, uses the subgradient 0 there. Equals
+    :func:`torch.nn.functional.l1_loss` (parameters in torch's order).
 
     References:
       Laplace, *Mémoire sur la probabilité des causes par les événements*, 1774.
     """
+    if size_average is not None or reduce is not None:
+        reduction = V.legacy_reduction(size_average, reduce, reduction)
+    if weight is None and sample_weight is None and num_items is None:
+        out = _torch_path(_l1, (), ("l1", 0.0), input, target, reduction, validate)
+        if out is not None:
+            return out
     return elementwise_loss(
-        torch.abs, input, target, reduction=reduction, weight=weight,
+        torch.abs, input, _expand_target(input, target), reduction=reduction, weight=weight,
         sample_weight=sample_weight, num_items=num_items, validate=validate, fused=("l1", 0.0),
     )
 
@@ -94,13 +190,14 @@ def l1_loss(
 mae_loss = l1_loss
 
 
-def _huber_kernel(delta: float):
+def _huber_kernel(delta: float, scale: float = 1.0) -> Callable[[torch.Tensor], torch.Tensor]:
     def kernel(r: torch.Tensor) -> torch.Tensor:
         a = r.abs()
         q = a.clamp(max=delta)
         # q (a - q/2) is r^2/2 inside [-delta, delta] and delta (|r| - delta/2) outside,
         # with gradient clamp(r, -delta, delta) and no branch.
-        return q * (a - 0.5 * q)
+        out = q * (a - 0.5 * q)
+        return out if scale == 1.0 else out * scale
 
     return kernel
 
@@ -108,10 +205,10 @@ def _huber_kernel(delta: float):
 def huber_loss(
     input: torch.Tensor,
     target: torch.Tensor,
-    *,
-    delta: float = 1.0,
     reduction: str = "mean",
+    delta: float = 1.0,
     weight: torch.Tensor | None = None,
+    *,
     sample_weight: torch.Tensor | None = None,
     num_items: Number | None = None,
     validate: bool | None = None,
@@ -127,7 +224,9 @@ def huber_loss(
     Combines MSE's fast convergence near the optimum with MAE's bounded
     gradient (:math:`|\\ell'| \\le \\delta`), but is differentiable only once:
     the second derivative jumps from 1 to 0 at :math:`|r| = \\delta`.
-    Equals :func:`torch.nn.functional.huber_loss`.
+    Equals :func:`torch.nn.functional.huber_loss` (parameters in torch's
+    order), except that a weighted ``"mean"`` is :math:`\\sum w\\ell/\\sum w`
+    (torch divides by the number of elements).
 
     Args:
       delta: the threshold between the quadratic and linear parts, > 0.
@@ -137,9 +236,62 @@ def huber_loss(
     """
     delta = V.check_positive(delta, "delta")
     delta = V.check_scale_for_inputs(delta, "delta", input, target)  # plain and fused paths alike
+    if weight is None and sample_weight is None and num_items is None:
+        out = _torch_path(_huber, (delta,), ("huber", delta), input, target, reduction, validate)
+        if out is not None:
+            return out
     return elementwise_loss(
-        _huber_kernel(delta), input, target, reduction=reduction, weight=weight,
+        _huber_kernel(delta), input, _expand_target(input, target), reduction=reduction, weight=weight,
         sample_weight=sample_weight, num_items=num_items, validate=validate, fused=("huber", delta),
+    )
+
+
+def smooth_l1_loss(
+    input: torch.Tensor,
+    target: torch.Tensor,
+    size_average: bool | None = None,
+    reduce: bool | None = None,
+    reduction: str = "mean",
+    beta: float = 1.0,
+    *,
+    weight: torch.Tensor | None = None,
+    sample_weight: torch.Tensor | None = None,
+    num_items: Number | None = None,
+    validate: bool | None = None,
+) -> torch.Tensor:
+    """Smooth L1 loss: Huber scaled by :math:`1/\\beta`, so the linear part has slope 1.
+
+    .. math::
+
+        \\ell(r) = \\begin{cases} \\tfrac{1}{2\\beta} r^2 & |r| < \\beta \\\\
+                   |r| - \\tfrac12\\beta & \\text{otherwise} \\end{cases}
+                 = \\tfrac{1}{\\beta}\\,\\mathrm{huber}_{\\delta=\\beta}(r),
+        \\qquad r = \\hat y - y
+
+    ``beta = 0`` is the L1 loss. Equals
+    :func:`torch.nn.functional.smooth_l1_loss` (parameters in torch's order).
+
+    Args:
+      beta: the threshold between the quadratic and linear parts, >= 0.
+
+    References:
+      Girshick, *Fast R-CNN*, ICCV 2015.
+    """
+    if size_average is not None or reduce is not None:
+        reduction = V.legacy_reduction(size_average, reduce, reduction)
+    beta = V.check_interval(beta, "beta", 0.0, math.inf, high_open=True)
+    if weight is None and sample_weight is None and num_items is None:
+        if beta == 0.0:
+            out = _torch_path(_l1, (), ("l1", 0.0), input, target, reduction, validate)
+        else:
+            out = _torch_path(_smooth_l1, (beta,), None, input, target, reduction, validate)
+        if out is not None:
+            return out
+    kernel = torch.abs if beta == 0.0 else _huber_kernel(beta, 1.0 / beta)
+    return elementwise_loss(
+        kernel, input, _expand_target(input, target), reduction=reduction, weight=weight,
+        sample_weight=sample_weight, num_items=num_items, validate=validate,
+        fused=("l1", 0.0) if beta == 0.0 else None,
     )
 
 

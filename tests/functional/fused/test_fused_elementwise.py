@@ -11,6 +11,7 @@ import torch
 import losskit.functional as LF
 from losskit import LossInputError
 from losskit.functional.fused import _native, elementwise, fused_elementwise, set_fused_elementwise
+from losskit.functional.regression import FUSED_MIN_NUMEL
 
 pytestmark = pytest.mark.skipif(_native.library() is None, reason="no C compiler: the fused kernels are unavailable")
 
@@ -214,9 +215,11 @@ def test_mode_switch():
         assert elementwise.fused_elementwise_mode() == "auto"
         with pytest.raises(LossInputError, match="mode"):
             set_fused_elementwise("sometimes")
+        # auto: fused where the kernel exists and wins (from FUSED_MIN_NUMEL elements on), torch's op below
+        x, y = _inputs(torch.float32, n=FUSED_MIN_NUMEL)
+        assert "Fused" in type(LF.mse_loss(x.requires_grad_(), y).grad_fn).__name__
         x, y = _inputs(torch.float32)
-        out = LF.mse_loss(x.requires_grad_(), y)  # auto: fused where the kernel exists
-        assert "Fused" in type(out.grad_fn).__name__
+        assert "Fused" not in type(LF.mse_loss(x.requires_grad_(), y).grad_fn).__name__
 
 
 def test_environment_sets_the_initial_mode(monkeypatch):
