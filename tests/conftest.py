@@ -26,6 +26,11 @@ settings.register_profile(
 )
 settings.load_profile("losskit")
 
+# One intra-op thread per test process: the suite's tensors are tiny, and with pytest-xdist's workers on a
+# shared 2-core machine torch's thread pool spins against the other workers (a (3, 3, 2, 2) softmax measured
+# 64 ms with the default threads under load, 8 ms with one). Tests that need more threads set them themselves.
+torch.set_num_threads(1)
+
 
 @pytest.fixture(autouse=True)
 def _restore_validation_switch() -> Iterator[None]:

@@ -66,7 +66,7 @@ def test_no_host_sync_for_any_registered_loss(name: str, layout: str) -> None:
             for extra in ({}, {"sample_weight": torch.rand(n, dtype=batch.input.dtype) + 0.5},
                           {"num_items": torch.tensor(3.0)}):
                 x = batch.input.detach().clone().requires_grad_()
-                out = fn(x, batch.target, reduction=reduction, **extra)
+                out = fn(*batch.with_input(x), reduction=reduction, **extra)
                 out.sum().backward()
 
     assert _count_syncs(run) == Counter(), name

@@ -571,6 +571,15 @@ def _registry_batch(name: str) -> tuple[torch.Tensor, torch.Tensor]:
     return b.input, b.target
 
 
+def _registry_fn(name: str) -> Callable[..., torch.Tensor]:
+    """The loss as ``fn(input, target, **options)``, with its further tensors (a variance, a negative) bound."""
+    from test_registry_matrix import make_batch
+
+    extra = make_batch(name).inputs[2:]
+    function = losskit.loss_info(name).function
+    return lambda x, t, **options: function(x, t, *extra, **options)
+
+
 def _index_losses() -> list[str]:
     return [n for n in _REG_NAMES if "ignore_index" in losskit.loss_info(n).options]
 
@@ -619,7 +628,7 @@ def test_sample_weight_negative_nan_or_inf_is_refused_like_weight(name: str, bad
     x, t = _registry_batch(name)
     sw = torch.ones(x.shape[0], dtype=x.dtype)
     sw[1] = bad
-    fn = losskit.loss_info(name).function
+    fn = _registry_fn(name)
     pattern = r"sample_weight holds a negative value \(-1\)" if shown == "negative" else (
         rf"sample_weight holds 1 non-finite value\(s\) \(first: {shown}\)"
     )
@@ -632,7 +641,7 @@ def test_sample_weight_summing_to_zero_follows_the_zero_items_rule(name: str) ->
     # every sample weighs 0: the mean is over zero items, hence 0 with zero gradients (never NaN)
     x, t = _registry_batch(name)
     x = x.clone().requires_grad_()
-    out = losskit.loss_info(name).function(x, t, sample_weight=torch.zeros(x.shape[0], dtype=x.dtype))
+    out = _registry_fn(name)(x, t, sample_weight=torch.zeros(x.shape[0], dtype=x.dtype))
     assert out.item() == 0.0
     out.backward()
     assert torch.equal(x.grad, torch.zeros_like(x))
@@ -678,7 +687,7 @@ def test_zero_classes_with_every_target_ignored_gives_zero() -> None:
 
 @pytest.mark.parametrize("name", _REG_NAMES)
 def test_value_checks_step_aside_under_vmap_grad_and_jvp(name: str) -> None:
-    fn = losskit.loss_info(name).function
+    fn = _registry_fn(name)
     x, t = _registry_batch(name)
     xs = torch.stack([x, 0.5 * x, x + 1.0])
     out = torch.func.vmap(lambda z: fn(z, t))(xs)

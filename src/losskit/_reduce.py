@@ -33,7 +33,7 @@ import math
 import torch
 
 from . import _validate as V
-from ._validate import LossInputError, check_reduction, check_sample_weight
+from ._validate import check_reduction, check_sample_weight
 
 __all__ = ["divide_or_zero", "reduce_loss", "scalar_denominator"]
 
@@ -100,8 +100,7 @@ def reduce_loss(
     if num_items is not None:
         V.check_num_items(num_items)
     if sample_weight is not None:
-        if values.dim() == 0:
-            raise LossInputError("sample_weight needs a batched input (batch along dim 0), got a 0-d input.")
+        V.check_batch_dim(values, "sample_weight needs a batched input (batch along dim 0)")
         check_sample_weight(sample_weight, values.shape[0])
     if (sample_weight is not None or isinstance(num_items, torch.Tensor)) and V.resolve(validate):
         V.check_weight_values(sample_weight, "sample_weight")
@@ -118,11 +117,10 @@ def reduce_loss(
         return values if s is None else values * s
 
     if reduction == "per_sample":
-        if values.dim() == 0:
-            raise LossInputError(
-                "reduction='per_sample' needs a batched input (batch along dim 0), got a 0-d input; "
-                "use reduction='none' or unsqueeze(0)."
-            )
+        V.check_batch_dim(
+            values, "reduction='per_sample' needs a batched input (batch along dim 0)",
+            "; use reduction='none' or unsqueeze(0)",
+        )
         # explicit row length, not -1: reshape(0, -1) is ambiguous for an empty batch
         rows = (values.shape[0], math.prod(values.shape[1:]))
         num = values.reshape(rows).sum(1)

@@ -21,7 +21,8 @@ InputKind = Literal["logits", "probs", "log_probs"]
 TargetKind = Literal["probs", "log_probs"]
 """What a probability ``target`` holds (``"log_probs"`` is torch's ``log_target=True``)."""
 
-Task = Literal["regression", "classification", "multilabel"]
+Task = Literal["regression", "classification", "multilabel", "segmentation", "metric_learning", "ranking",
+               "probabilistic_regression"]
 """A registry task: the kind of prediction a loss trains."""
 
 REDUCTIONS: tuple[str, ...] = get_args(Reduction)

@@ -525,6 +525,12 @@ def check_weight_values(weight: torch.Tensor | None, name: str = "weight") -> No
     check_nonnegative(weight, name)
 
 
+def check_batch_dim(values: torch.Tensor, need: str, fix: str = "") -> None:
+    """A reduction that needs a batch dim 0 refuses a 0-d loss; ``need`` says which, ``fix`` how."""
+    if values.dim() == 0:
+        raise LossInputError(f"{need}, got a 0-d input{fix}.")
+
+
 def check_sample_weight(sample_weight: torch.Tensor | None, batch: int, name: str = "sample_weight") -> None:
     if sample_weight is None:
         return
@@ -1233,3 +1239,186 @@ def can_read_on_host(t: torch.Tensor) -> bool:
     """Whether a loss may look at a value of ``t`` on the host now: a host read is allowed for its
     device (:func:`host_read_allowed`), and no ``torch.compile`` trace or functorch transform is running."""
     return host_read_allowed(t) and not _is_compiling() and not torch._C._are_functorch_transforms_active()
+
+
+# ---------------------------------------------------------------- loss families: segmentation, metric, probabilistic
+
+
+def check_signed_target(target: torch.Tensor, name: str = "target") -> None:
+    """Labels in {-1, 1} (margin and embedding losses)."""
+    bad = (target != 1) & (target != -1)
+    if not host_read_allowed(target):
+        _device_assert(~bad.any(), f"{name} must hold labels in {{-1, 1}}.")
+        return
+    if bool(bad.any()):
+        raise LossInputError(
+            f"{name} holds the value {target[bad].flatten()[0].item():g}; this loss needs labels in {{-1, 1}} "
+            f"(convert 0/1 labels with 2 * {name} - 1)."
+        )
+
+
+def check_batched(t: torch.Tensor, name: str, dims: Sequence[int], layout: str) -> None:
+    """``t`` has one of the numbers of dimensions ``dims``; ``layout`` names them for the message."""
+    if t.dim() not in dims:
+        raise LossInputError(f"{name} has shape {_shape(t)}, but this loss needs {layout}.")
+
+
+def check_same_batch(a: torch.Tensor, b: torch.Tensor, a_name: str, b_name: str) -> None:
+    if a.shape[:1] != b.shape[:1]:
+        raise LossInputError(
+            f"{a_name} has shape {_shape(a)} but {b_name} has shape {_shape(b)}; they need the same "
+            f"batch size along dim 0."
+        )
+
+
+def check_nonnegative_number(value: float, name: str) -> None:
+    if value < 0:
+        raise LossInputError(f"{name}={value!r} is negative; a {name} must be >= 0.")
+
+
+def check_nonnegative_values(t: torch.Tensor, name: str, what: str) -> None:
+    """Every value >= 0 (counts, rates, variances)."""
+    if not host_read_allowed(t):
+        _device_assert(~(t < 0).any(), f"{name} must be >= 0 ({what}).")
+        return
+    if bool((t < 0).any()):
+        raise LossInputError(f"{name} holds the negative value {t.min().item():g}; {what} must be >= 0.")
+
+
+def check_segmentation(input: torch.Tensor, target: torch.Tensor) -> bool:
+    """An (N, C, d1, ...) score map against (N, d1, ...) class indices or (N, C, d1, ...) masks.
+
+    Returns whether ``target`` holds class indices.
+    """
+    check_float(input, "input")
+    check_tensor(target, "target")
+    if input.dim() < 2:
+        raise LossInputError(
+            f"input has shape {_shape(input)}; a segmentation loss needs scores (N, C, d1, ...) with the "
+            f"classes along dim 1 (C = 1 for a binary mask)."
+        )
+    index_shape = input.shape[:1] + input.shape[2:]
+    if target.is_floating_point():
+        if target.shape != input.shape:
+            hint = " It has the shape of class indices: convert with target.long()." if (
+                target.shape == index_shape) else ""
+            raise LossInputError(
+                f"target mask has shape {_shape(target)} but input has shape {_shape(input)}; a float mask "
+                f"(one-hot or soft) must match the input exactly.{hint}"
+            )
+        return False
+    if target.dtype in (torch.bool, torch.complex64, torch.complex128):
+        raise LossInputError(f"target has dtype {target.dtype}; pass class indices as int64 (target.long()).")
+    if target.shape != index_shape:
+        raise LossInputError(
+            f"target of class indices has shape {_shape(target)} but input has shape {_shape(input)} "
+            f"(classes along dim 1), so target must have shape {tuple(index_shape)}."
+        )
+    return True
+
+
+def check_binary_mask_indices(target: torch.Tensor, ignore_index: int | None) -> None:
+    """With one channel (a binary mask), class indices must be 0 or 1."""
+    valid = target != ignore_index if ignore_index is not None else torch.ones_like(target, dtype=torch.bool)
+    bad = valid & (target != 0) & (target != 1)
+    if not host_read_allowed(target):
+        _device_assert(~bad.any(), "target of a one-channel (binary) input must hold 0 or 1.")
+        return
+    if bool(bad.any()):
+        raise LossInputError(
+            f"input has one channel (a binary mask), so target must hold 0 or 1, got {target[bad][0].item()}."
+        )
+
+
+def check_embeddings(embeddings: torch.Tensor, labels: torch.Tensor) -> None:
+    """(N, D) float embeddings with (N,) integer labels."""
+    check_float(embeddings, "embeddings")
+    check_tensor(labels, "labels")
+    check_batched(embeddings, "embeddings", (2,), "embeddings of shape (N, D)")
+    if labels.is_floating_point() or labels.dtype == torch.bool or labels.shape != embeddings.shape[:1]:
+        raise LossInputError(
+            f"labels has shape {_shape(labels)} and dtype {labels.dtype}, but embeddings has shape "
+            f"{_shape(embeddings)}; pass one integer label per embedding, shape ({embeddings.shape[0]},)."
+        )
+
+
+def check_multilabel_indices(target: torch.Tensor, input: torch.Tensor) -> None:
+    """torch's multilabel_margin target: int class indices shaped like input, padded after the first -1."""
+    check_tensor(target, "target")
+    if target.is_floating_point() or target.shape != input.shape:
+        raise LossInputError(
+            f"target has shape {_shape(target)} and dtype {target.dtype}, but multilabel_margin_loss needs "
+            f"integer class indices shaped like input {_shape(input)}, each row ended by -1."
+        )
+
+
+def check_multilabel_index_values(target: torch.Tensor, num_classes: int) -> None:
+    bad = (target < -1) | (target >= num_classes)
+    if not host_read_allowed(target):
+        _device_assert(~bad.any(), f"target must hold class indices in [0, {num_classes}) or -1.")
+        return
+    if bool(bad.any()):
+        raise LossInputError(
+            f"target holds {target[bad][0].item()}, but multilabel_margin_loss needs class indices in "
+            f"[0, {num_classes}) and -1 to end each row."
+        )
+
+
+def check_spread_shape(spread: torch.Tensor, input: torch.Tensor, name: str) -> bool:
+    """torch's GaussianNLLLoss shapes for a variance or scale: ``input``'s shape (heteroscedastic),
+    ``input.shape[:-1]`` (one per row, returns True: unsqueeze it), or ``input``'s shape with one
+    dimension of size 1 (shared along it)."""
+    check_float(spread, name)
+    if spread.shape == input.shape:
+        return False
+    if spread.shape == input.shape[:-1]:
+        return True
+    if spread.dim() == input.dim() and sum(
+        s for i, s in zip(input.shape, spread.shape, strict=True) if i != s
+    ) == 1:
+        return False
+    raise LossInputError(
+        f"{name} has shape {_shape(spread)} but input has shape {_shape(input)}; pass input's shape "
+        f"(one {name} per value), input's shape without its last dim, or input's shape with one dim of size 1."
+    )
+
+
+def check_pair_labels(target: torch.Tensor, input1: torch.Tensor) -> None:
+    """One label per pair of embeddings: shape ``input1.shape[:-1]``."""
+    if target.shape != input1.shape[:-1]:
+        raise LossInputError(
+            f"target has shape {_shape(target)} but input1 has shape {_shape(input1)}; pass one label per "
+            f"pair, shape {tuple(input1.shape[:-1])}."
+        )
+
+
+def check_binary_values(t: torch.Tensor, name: str) -> None:
+    """Every value 0 or 1 (a hard mask)."""
+    bad = (t != 0) & (t != 1)
+    if not host_read_allowed(t):
+        _device_assert(~bad.any(), f"{name} must hold only 0 and 1.")
+        return
+    if bool(bad.any()):
+        raise LossInputError(
+            f"{name} holds the value {t[bad].flatten()[0].item():g}; this loss needs a hard mask of 0 and 1 "
+            f"(threshold a soft mask, e.g. ({name} > 0.5).float())."
+        )
+
+
+def check_mask_ignore_index(ignore_index: int) -> None:
+    """ignore_index applies to class-index targets only."""
+    if ignore_index != -100:
+        raise LossInputError(
+            f"ignore_index={ignore_index} only applies to class-index targets, but target is a float mask; "
+            f"drop ignore_index, or zero the pixels to skip in both input and target."
+        )
+
+
+def check_batch_aggregate(reduction: str, sample_weight: object, num_items: object) -> None:
+    """aggregate='batch' pools the whole batch into one value: no per-sample reduction or weights."""
+    if reduction in ("none", "per_sample") or sample_weight is not None or num_items is not None:
+        raise LossInputError(
+            "aggregate='batch' pools every sample into one score, so there is one loss for the batch: use "
+            "reduction='mean' or 'sum' without sample_weight or num_items, or aggregate='sample' for "
+            "per-sample losses."
+        )

@@ -90,6 +90,7 @@ def positional_options(fn: Callable[..., Any]) -> list[str]:
     return [p.name for p in _parameters(fn) if p.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD]
 
 
+
 class FunctionalLoss(nn.Module):
     """Base class: a module that calls ``function(input, target, **options)``.
 
@@ -153,9 +154,11 @@ class FunctionalLoss(nn.Module):
         """The options passed to the function on every call."""
         return {name: getattr(self, name) for name in self._option_names}
 
-    def forward(self, input: torch.Tensor, target: torch.Tensor, **overrides: Any) -> torch.Tensor:
-        """Compute the loss; keyword ``overrides`` (e.g. ``reduction="per_sample"``) apply to this call only."""
-        return type(self).function(input, target, **{**self.options, **overrides})
+    def forward(self, *inputs: torch.Tensor, **overrides: Any) -> torch.Tensor:
+        """Compute the loss of ``inputs`` (``input, target`` for most losses; ``input, target, var`` or
+        ``anchor, positive, negative`` for others); keyword ``overrides`` (e.g. ``reduction="per_sample"``)
+        apply to this call only."""
+        return type(self).function(*inputs, **{**self.options, **overrides})
 
     def extra_repr(self) -> str:
         defaults = keyword_options(type(self).function)
@@ -333,3 +336,146 @@ class LinearCrossEntropyLoss(FunctionalLoss):
             overrides.setdefault("bias", weight.bias)
             weight = weight.weight
         return type(self).function(hidden, weight, target, **{**self.options, **overrides})
+
+
+# ---------------------------------------------------------------- loss families: probabilistic regression
+# Torch-named modules derive from torch's _Loss too (isinstance checks and torch's attribute names hold).
+
+
+class GaussianNLLLoss(FunctionalLoss, _Loss):
+    """Gaussian NLL with a predicted variance: ``GaussianNLLLoss(full=False, eps=1e-6)(input, target, var)``.
+
+    Module form of :func:`losskit.functional.gaussian_nll_loss`, a drop-in for torch's ``GaussianNLLLoss``.
+    """
+
+    function = staticmethod(LF.gaussian_nll_loss)
+
+
+class PoissonNLLLoss(FunctionalLoss, _Loss):
+    """Poisson NLL of counts: ``PoissonNLLLoss(log_input=True, full=False)(input, target)``.
+
+    Module form of :func:`losskit.functional.poisson_nll_loss`, a drop-in for torch's ``PoissonNLLLoss``.
+    """
+
+    function = staticmethod(LF.poisson_nll_loss)
+
+
+class BetaNLLLoss(FunctionalLoss):
+    function = staticmethod(LF.beta_nll_loss)
+
+
+class LaplaceNLLLoss(FunctionalLoss):
+    function = staticmethod(LF.laplace_nll_loss)
+
+
+class StudentTNLLLoss(FunctionalLoss):
+    function = staticmethod(LF.student_t_nll_loss)
+
+
+__all__ += ["BetaNLLLoss", "GaussianNLLLoss", "LaplaceNLLLoss", "PoissonNLLLoss", "StudentTNLLLoss"]
+
+
+# ---------------------------------------------------------------- loss families: margin, ranking, metric learning
+
+
+class MarginRankingLoss(FunctionalLoss, _Loss):
+    function = staticmethod(LF.margin_ranking_loss)
+
+
+class HingeEmbeddingLoss(FunctionalLoss, _Loss):
+    function = staticmethod(LF.hinge_embedding_loss)
+
+
+class SoftMarginLoss(FunctionalLoss, _Loss):
+    function = staticmethod(LF.soft_margin_loss)
+
+
+class MultiMarginLoss(FunctionalLoss, _WeightedLoss):
+    function = staticmethod(LF.multi_margin_loss)
+
+
+class MultiLabelMarginLoss(FunctionalLoss, _Loss):
+    function = staticmethod(LF.multilabel_margin_loss)
+
+
+class MultiLabelSoftMarginLoss(FunctionalLoss, _WeightedLoss):
+    function = staticmethod(LF.multilabel_soft_margin_loss)
+
+
+class TripletMarginLoss(FunctionalLoss, _Loss):
+    function = staticmethod(LF.triplet_margin_loss)
+
+
+class CosineEmbeddingLoss(FunctionalLoss, _Loss):
+    function = staticmethod(LF.cosine_embedding_loss)
+
+
+class HingeLoss(FunctionalLoss):
+    function = staticmethod(LF.hinge_loss)
+
+
+class SquaredHingeLoss(FunctionalLoss):
+    function = staticmethod(LF.squared_hinge_loss)
+
+
+class InfoNCELoss(FunctionalLoss):
+    function = staticmethod(LF.info_nce_loss)
+
+
+NTXentLoss = InfoNCELoss
+
+
+class SupConLoss(FunctionalLoss):
+    function = staticmethod(LF.supcon_loss)
+
+
+__all__ += [
+    "CosineEmbeddingLoss",
+    "HingeEmbeddingLoss",
+    "HingeLoss",
+    "InfoNCELoss",
+    "MarginRankingLoss",
+    "MultiLabelMarginLoss",
+    "MultiLabelSoftMarginLoss",
+    "MultiMarginLoss",
+    "NTXentLoss",
+    "SoftMarginLoss",
+    "SquaredHingeLoss",
+    "SupConLoss",
+    "TripletMarginLoss",
+]
+
+
+# ---------------------------------------------------------------- loss families: segmentation
+
+
+class DiceLoss(FunctionalLoss):
+    function = staticmethod(LF.dice_loss)
+
+
+class JaccardLoss(FunctionalLoss):
+    function = staticmethod(LF.jaccard_loss)
+
+
+class TverskyLoss(FunctionalLoss):
+    function = staticmethod(LF.tversky_loss)
+
+
+class FocalTverskyLoss(FunctionalLoss):
+    function = staticmethod(LF.focal_tversky_loss)
+
+
+class LovaszSoftmaxLoss(FunctionalLoss):
+    function = staticmethod(LF.lovasz_softmax_loss)
+
+
+class LovaszHingeLoss(FunctionalLoss):
+    function = staticmethod(LF.lovasz_hinge_loss)
+
+
+class DiceCELoss(FunctionalLoss):
+    function = staticmethod(LF.dice_ce_loss)
+
+
+__all__ += ["DiceCELoss", "DiceLoss", "FocalTverskyLoss", "JaccardLoss", "LovaszHingeLoss", "LovaszSoftmaxLoss",
+            "TverskyLoss"]

@@ -12,6 +12,7 @@ name's error offers the closest registered names.
 from __future__ import annotations
 
 import difflib
+import inspect
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -30,7 +31,7 @@ TARGET_FORMS = ("indices", "probabilities", "values")
 # options every loss has, which are not hyperparameters of the loss itself
 COMMON_OPTIONS = frozenset(
     {"reduction", "validate", "weight", "sample_weight", "num_items", "input_kind", "target_kind",
-     "ignore_index", "label_smoothing"}
+     "ignore_index", "label_smoothing", "size_average", "reduce"}
 )
 
 
@@ -90,7 +91,10 @@ class LossInfo:
 
     Attributes:
       name: the registry name (``"huber"``).
-      task: ``"regression"``, ``"classification"`` or ``"multilabel"``.
+      task: one of :data:`TASKS`: ``"regression"``, ``"classification"``, ``"multilabel"``,
+        ``"segmentation"`` (score maps against masks), ``"metric_learning"`` (embeddings with
+        labels, pairs or triplets), ``"ranking"`` (scores against labels in {-1, 1}) or
+        ``"probabilistic_regression"`` (a predicted distribution: mean and variance or scale).
       summary: one line for ``losskit list``.
       module: the :class:`losskit.nn.FunctionalLoss` subclass.
       aliases: other names that resolve to this loss (its own, then other libraries' spellings).
@@ -110,6 +114,12 @@ class LossInfo:
     @property
     def function(self) -> Callable[..., torch.Tensor]:
         return self.module.function
+
+    @property
+    def inputs(self) -> tuple[str, ...]:
+        """The names of the tensors the loss is called on, in order (``("input", "target", "var")``)."""
+        params = inspect.signature(self.function).parameters.values()
+        return tuple(p.name for p in params if p.kind is p.POSITIONAL_OR_KEYWORD and p.default is p.empty)
 
     @property
     def options(self) -> dict[str, Any]:
@@ -259,3 +269,58 @@ register("quantile", "regression", lnn.QuantileLoss,
          "Quantile (pinball) loss: fits the tau-quantile; tau=0.5 is MAE/2.", aliases=("pinball",))
 register("barron", "regression", lnn.BarronLoss,
          "Barron's general robust loss: alpha spans L2 (2), pseudo-Huber (1), Cauchy (0), Welsch (-inf).")
+
+# loss families (issue 11): probabilistic regression
+register("gaussian_nll", "probabilistic_regression", lnn.GaussianNLLLoss,
+         "Gaussian NLL with a predicted variance (torch's GaussianNLLLoss; variance floored at eps).")
+register("beta_nll", "probabilistic_regression", lnn.BetaNLLLoss,
+         "beta-NLL: Gaussian NLL weighted by var**beta, so the mean does not under-fit (Seitzer et al. 2022).")
+register("laplace_nll", "probabilistic_regression", lnn.LaplaceNLLLoss,
+         "Laplace NLL with a predicted scale: a heteroscedastic MAE.")
+register("student_t_nll", "probabilistic_regression", lnn.StudentTNLLLoss,
+         "Student-t NLL with a predicted scale and df (nu, learnable): heavy tails, robust to outliers.")
+register("poisson_nll", "probabilistic_regression", lnn.PoissonNLLLoss,
+         "Poisson NLL of counts from a log-rate (torch's PoissonNLLLoss).")
+
+# loss families (issue 11): margin losses, ranking, metric learning
+register("hinge", "classification", lnn.HingeLoss,
+         "Hinge: max(0, 1 - y x) for labels in {-1, 1}; Crammer-Singer multi-class with class indices.")
+register("squared_hinge", "classification", lnn.SquaredHingeLoss,
+         "Squared hinge: the hinge squared, differentiable at the margin (binary or Crammer-Singer).")
+register("multi_margin", "classification", lnn.MultiMarginLoss,
+         "Multi-class hinge summed over the wrong classes (Weston-Watkins; torch's MultiMarginLoss).")
+register("multilabel_margin", "multilabel", lnn.MultiLabelMarginLoss,
+         "Multi-label hinge: each target class above every other by 1 (torch's MultiLabelMarginLoss).")
+register("multilabel_soft_margin", "multilabel", lnn.MultiLabelSoftMarginLoss,
+         "One-vs-all logistic loss averaged over classes (torch's MultiLabelSoftMarginLoss).")
+register("margin_ranking", "ranking", lnn.MarginRankingLoss,
+         "Pairwise ranking hinge: input1 above input2 by margin where y = 1 (torch's MarginRankingLoss).")
+register("soft_margin", "ranking", lnn.SoftMarginLoss,
+         "Logistic loss softplus(-y x) for labels in {-1, 1} (torch's SoftMarginLoss), overflow-safe.")
+register("triplet_margin", "metric_learning", lnn.TripletMarginLoss,
+         "Triplet: anchor nearer its positive than its negative by margin (torch's TripletMarginLoss).")
+register("cosine_embedding", "metric_learning", lnn.CosineEmbeddingLoss,
+         "Cosine embedding: similar pairs aligned, dissimilar below margin (torch's CosineEmbeddingLoss).")
+register("hinge_embedding", "metric_learning", lnn.HingeEmbeddingLoss,
+         "Hinge embedding on distances: small for similar pairs, beyond margin for others (torch's).")
+register("info_nce", "metric_learning", lnn.InfoNCELoss,
+         "InfoNCE / NT-Xent (SimCLR): each positive against the anchor's negatives, cosine over temperature.",
+         aliases=("nt_xent",))
+register("supcon", "metric_learning", lnn.SupConLoss,
+         "Supervised contrastive loss: every same-label positive against all others (Khosla et al. 2020).")
+
+# loss families (issue 11): segmentation
+register("dice", "segmentation", lnn.DiceLoss,
+         "Soft Dice: 1 - 2|P&Y|/(|P|+|Y|) per sample, macro over classes; absent classes left out.")
+register("jaccard", "segmentation", lnn.JaccardLoss,
+         "Soft Jaccard (IoU) loss: 1 - |P and Y| / |P or Y|, per sample, macro over classes.", aliases=("iou",))
+register("tversky", "segmentation", lnn.TverskyLoss,
+         "Tversky: Dice with false positives weighted by alpha and false negatives by beta (Salehi 2017).")
+register("focal_tversky", "segmentation", lnn.FocalTverskyLoss,
+         "Focal Tversky: (1 - Tversky)^gamma per class, for small structures (Abraham & Khan 2019).")
+register("lovasz_softmax", "segmentation", lnn.LovaszSoftmaxLoss,
+         "Lovasz-softmax: a tractable surrogate of the Jaccard index on probabilities (Berman et al. 2018).")
+register("lovasz_hinge", "segmentation", lnn.LovaszHingeLoss,
+         "Lovasz hinge: the Jaccard surrogate on binary logits, per channel (Berman et al. 2018).")
+register("dice_ce", "segmentation", lnn.DiceCELoss,
+         "Dice + cross-entropy, the medical-segmentation default (MONAI's DiceCELoss, nnU-Net).")

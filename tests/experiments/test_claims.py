@@ -292,3 +292,34 @@ def test_jump_detection_finds_the_kinks() -> None:
     log_cosh = parse_loss_spec("log_cosh")
     assert continuity(log_cosh, 1).continuous and continuity(log_cosh, 2).continuous
     assert continuity(parse_loss_spec("mse"), 2).continuous
+
+
+def _rebuilt(ctx: Context) -> Context:
+    return Context(ctx.task, ctx.losses, ctx.levels, ctx.epochs, ctx.curves, ctx.trivial, ctx.n_test,
+                   ctx.steps_per_epoch, ctx.y_scale)
+
+
+def _late_slope(ctx: Context, label: str, level: float, slope: float) -> None:
+    """Add a slope over the last 5 epochs (the convergence window at 50 epochs) to a loss's runs at a level."""
+    for (lab, lev, _), curve in ctx.curves.items():
+        if lab == label and lev == level:
+            v = curve.metrics["test_rmse"]
+            for t in range(E - 5, E + 1):
+                v[t] += slope * (t - (E - 5))
+
+
+def test_a_corrupted_run_still_getting_worse_keeps_a_verdict_its_trend_only_strengthens() -> None:
+    ctx = _regression({"mse": [80.0, 90.0, 85.0], "mae": [8.0, 9.0, 7.0]})
+    _late_slope(ctx, "mse", 0.2, 1.0)  # still rising 5 over the window, against a margin of about 3
+    c = _claim(evaluate_claims(_rebuilt(ctx)), "mse_sensitive")
+    assert c.verdict == HOLDS
+    assert "mse at r = 0.2 has not converged" in c.evidence and "the verdict is the same" in c.evidence
+
+
+def test_a_corrupted_run_whose_trend_would_change_the_verdict_is_inconclusive() -> None:
+    # MSE hurt about 3.7 more than MAE at the end (margin about 3), but recovering 4 over the last 5 epochs
+    ctx = _regression({"mse": [16.5, 17.0, 16.8], "mae": [9.0, 9.2, 9.1]})
+    _late_slope(ctx, "mse", 0.2, -0.8)
+    c = _claim(evaluate_claims(_rebuilt(ctx)), "mse_sensitive")
+    assert c.verdict == UNCLEAR and "has not converged" in c.reason and "--epochs" in c.reason
+    assert "would be 'does not hold'" in c.reason

@@ -34,9 +34,12 @@ and the fix:
   left, leaves it inconclusive;
 * *sanity*: each compared loss's clean model must beat the trivial predictor
   (the training mean, or the majority class) on the test split;
-* *convergence*: the metric's mean change over the last 10% of the epochs must
-  be within the claim's margin (for the speed claims, the RMSE or accuracy
-  margin).
+* *convergence*: the clean runs' metric must have settled: its mean change
+  over the last 10% of the epochs within the claim's margin (for the speed
+  claims, the RMSE or accuracy margin). A corrupted run that is still moving
+  (memorising noisy labels can take hundreds of epochs) leaves the claim
+  judged only if the verdict is the same with every corrupted run's final
+  metric moved on by its own trend over another 10% of the epochs.
 
 **Speed** is the epochs (and optimizer steps) each run needs to reach one
 common target per seed: 90% of the best clean improvement over the untrained
@@ -53,7 +56,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -115,6 +118,7 @@ class Claim:
     n_excluded: int = 0
     more_seeds: bool = False
     seeds_needed: int | None = None
+    pending: tuple[str, ...] = ()  # corrupted runs not yet converged (see evaluate_claims)
 
     @property
     def margin_text(self) -> str:
@@ -204,6 +208,7 @@ class Context:
     steps_per_epoch: int = 1
     y_scale: float = 1.0
     scalars: dict[tuple[str, float, int], dict[str, float]] = field(default_factory=dict)
+    extended: bool = False  # final metrics of corrupted runs moved on by their trend (see :meth:`extend`)
 
     def __post_init__(self) -> None:
         for key, curve in self.curves.items():
@@ -250,6 +255,23 @@ class Context:
         return RMSE_MARGIN * self.clean_mean(reference, f"final_{self.primary}")
 
     @property
+    def window(self) -> int:
+        """The last 10% of the epochs, at least one: where convergence is read."""
+        return max(1, math.ceil(CONVERGENCE_WINDOW * self.epochs))
+
+    def extend(self) -> Context:
+        """This context with every corrupted run's final primary metric moved on by its change over the last
+        :attr:`window` epochs: where it would be after another window at the current rate."""
+        key, w = f"final_{self.primary}", self.window
+        scalars = {k: dict(v) for k, v in self.scalars.items()}
+        for (label, level, s), curve in self.curves.items():
+            v = curve.metrics[self.primary]
+            if level > 0 and len(v) > w:
+                scalars[(label, level, s)][key] = v[-1] + (v[-1] - v[-1 - w])
+        return Context(self.task, self.losses, self.levels, self.epochs, self.curves, self.trivial, self.n_test,
+                       self.steps_per_epoch, self.y_scale, scalars, extended=True)
+
+    @property
     def speed_margin(self) -> float:
         """In epochs: 5% of the training length, at least one optimizer step."""
         return max(SPEED_MARGIN * self.epochs, 1.0 / self.steps_per_epoch)
@@ -266,6 +288,7 @@ class Evidence:
     excluded: dict[int, str]
     problems: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    pending: list[str] = field(default_factory=list)
 
 
 def _usable(ctx: Context, labels: Sequence[str], levels: Sequence[float], tol: float) -> Evidence:
@@ -293,7 +316,12 @@ def _usable(ctx: Context, labels: Sequence[str], levels: Sequence[float], tol: f
     if not ev.seeds:
         return ev
     ev.notes += _overfit_notes(ctx, labels, levels, ev.seeds)
-    ev.problems += _sanity(ctx, labels, ev.seeds) + _convergence(ctx, labels, levels, ev.seeds, tol)
+    ev.problems += _sanity(ctx, labels, ev.seeds)
+    for level, text in _convergence(ctx, labels, levels, ev.seeds, tol):
+        if level == 0:
+            ev.problems.append(text)
+        elif not ctx.extended:
+            ev.pending.append(text)
     return ev
 
 
@@ -314,8 +342,9 @@ def _sanity(ctx: Context, labels: Sequence[str], seeds: list[int]) -> list[str]:
 
 
 def _convergence(ctx: Context, labels: Sequence[str], levels: Sequence[float], seeds: list[int],
-                 tol: float) -> list[str]:
-    window = max(1, math.ceil(CONVERGENCE_WINDOW * ctx.epochs))
+                 tol: float) -> list[tuple[float, str]]:
+    """(level, why) for each loss and level whose metric still moves by more than ``tol`` over the window."""
+    window = ctx.window
     out = []
     for label in labels:
         for level in levels:
@@ -328,9 +357,10 @@ def _convergence(ctx: Context, labels: Sequence[str], levels: Sequence[float], s
                 continue
             change = float(np.mean(changes))
             if abs(change) > tol:
-                out.append(f"{label} at r = {level:g} has not converged: its {ctx.primary} still changed by "
-                           f"{change:+.3g} over the last {window} epochs (tolerance {tol:.3g}, the claim's margin); "
-                           "train longer (--epochs) or with a higher --lr")
+                why = (f"{label} at r = {level:g} has not converged: its {ctx.primary} still changed by "
+                       f"{change:+.3g} over the last {window} epochs (tolerance {tol:.3g}, the claim's margin); "
+                       "train longer (--epochs) or with a higher --lr")
+                out.append((level, why))
     return out
 
 
@@ -489,7 +519,7 @@ def _claim(ctx: Context, cid: str, text: str, losses: tuple[str, ...], m: Measur
     evidence = "; ".join([m.text + extra, *ev.notes])
     return Claim(text, evidence, v.verdict, article, cid, v.reason, losses, m.level, m.metric, m.diff.mean,
                  m.diff.lo, m.diff.hi, m.margin, m.unit, len(ev.seeds), len(ev.excluded), v.more_seeds,
-                 v.seeds_needed)
+                 v.seeds_needed, () if ev.problems else tuple(ev.pending))
 
 
 def _missing(ctx: Context, names: tuple[str, ...], *, corrupted: bool = False) -> str | None:
@@ -676,6 +706,32 @@ def _classification(ctx: Context) -> list[Claim]:
     return out
 
 
-def evaluate_claims(ctx: Context) -> list[Claim]:
-    """Every claim the run can speak to, article claims first, then claims about other losses."""
+def _evaluate(ctx: Context) -> list[Claim]:
     return _regression(ctx) if ctx.task == "regression" else _classification(ctx)
+
+
+def evaluate_claims(ctx: Context) -> list[Claim]:
+    """Every claim the run can speak to, article claims first, then claims about other losses.
+
+    A claim whose corrupted runs have not converged is judged again with their final metrics moved on by
+    their trend (:meth:`Context.extend`): it keeps its verdict, with a note, only when that verdict is the same.
+    """
+    claims = _evaluate(ctx)
+    if ctx.extended or not any(c.pending for c in claims):
+        return claims
+    later = {c.id: c for c in _evaluate(ctx.extend())}
+    out = []
+    for c in claims:
+        if c.pending:
+            after = later.get(c.id)
+            still = "; ".join(c.pending)
+            if after is not None and after.verdict == c.verdict:
+                c = replace(c, evidence=f"{c.evidence}; {still}, but the verdict is the same with the trend "
+                                        f"extended over another {ctx.window} epochs")
+            else:
+                shown = after.verdict if after is not None else "unknown"
+                c = replace(c, verdict=UNCLEAR, more_seeds=False, seeds_needed=None,
+                            reason=f"{still}; extended over another {ctx.window} epochs at that rate, the verdict "
+                                   f"would be {shown!r}")
+        out.append(c)
+    return out

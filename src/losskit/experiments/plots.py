@@ -21,7 +21,7 @@ import torch
 from ..registry import loss_info
 from .analysis import Curve, interval
 from .config import LossSpec
-from .smoothness import PLOT_CLASSES, continuity, curves
+from .smoothness import PLOT_CLASSES, continuity, curves, of_residual
 from .store import atomic_write
 
 if TYPE_CHECKING:
@@ -162,7 +162,7 @@ def loss_curves(specs: Sequence[LossSpec], path: Path) -> Path:
     """
     fig, axes = _figure(len(specs), 3, 3.4, 2.3)
     for row, spec in zip(axes, specs, strict=True):
-        regression = spec.task == "regression"
+        regression = of_residual(spec)
         if regression:
             hi = _residual_half_width([spec], 3.0)
             lo = -hi
@@ -225,10 +225,12 @@ CLIP_FACTOR = 2.0
 _OVERLAY_TITLES = {
     "regression": ("loss ℓ(r)", "influence ℓ′(r) = dℓ/dr"),
     "classification": ("loss ℓ against p_y", "gradient on the label's logit ∂ℓ/∂z_y"),
+    "probabilistic_regression": ("NLL at unit spread ℓ(r)", "influence ℓ′(r) = dℓ/dr"),
 }
 _OVERLAY_XLABELS = {
     "regression": "residual r = ŷ − y",
     "classification": f"p_y, probability of the label ({PLOT_CLASSES} classes, the rest shared evenly)",
+    "probabilistic_regression": "residual r = ŷ − y (variance or scale 1)",
 }
 
 
@@ -288,7 +290,7 @@ def loss_overlay(specs: Sequence[LossSpec], path: Path) -> Path:
     any_clipped = False
     for row, task in zip(axes, tasks, strict=True):
         group = [s for s in specs if s.task == task]
-        if task == "regression":
+        if task != "classification":
             half = _residual_half_width(group, 6.0)
             x = torch.linspace(-half, half, 1201, dtype=torch.float64)
         else:

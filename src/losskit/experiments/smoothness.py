@@ -25,13 +25,21 @@ from dataclasses import dataclass
 import torch
 
 from .._validate import validation
+from ..registry import loss_info
 from .config import LossSpec
 from .targets import class_targets
 
-__all__ = ["PLOT_CLASSES", "Continuity", "continuity", "curves", "default_range"]
+__all__ = ["PLOT_CLASSES", "Continuity", "continuity", "curves", "default_range", "of_residual"]
 
 PLOT_CLASSES = 10
 STEPS = (1e-2, 1e-3, 1e-4)
+
+
+def of_residual(spec: LossSpec) -> bool:
+    """Whether the loss is drawn against the residual: a regression loss, or an NLL with a spread (at spread 1)."""
+    return spec.task == "regression" or (
+        spec.task == "probabilistic_regression" and len(loss_info(spec.name).inputs) == 3
+    )
 
 
 def default_range(spec: LossSpec) -> tuple[float, float]:
@@ -56,7 +64,9 @@ def curves(spec: LossSpec, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor,
             labels = torch.zeros(len(x), dtype=torch.long)
             values = module(logits, class_targets(spec, labels, c), reduction="per_sample")
         else:
-            values = module(x, torch.zeros_like(x), reduction="none")
+            # an NLL's third tensor (variance or scale) is 1: the curve of the residual at unit spread
+            spread = (torch.ones_like(x),) * (len(loss_info(spec.name).inputs) - 2)
+            values = module(x, torch.zeros_like(x), *spread, reduction="none")
     (d1,) = torch.autograd.grad(values.sum(), x, create_graph=True)
     # a piecewise-constant first derivative (quantile) has no graph at all: its d2 is 0
     (d2,) = torch.autograd.grad(d1.sum(), x, allow_unused=True) if d1.requires_grad else (None,)
@@ -94,7 +104,7 @@ def _grid(lo: float, hi: float, h: float) -> torch.Tensor:
 
 def continuity(spec: LossSpec, order: int, lo: float | None = None, hi: float | None = None) -> Continuity:
     """Test whether the ``order``-th derivative (1 or 2) of a regression loss jumps on [lo, hi]."""
-    if spec.task != "regression":
+    if not of_residual(spec):
         raise ValueError(f"the jump test is for regression losses (of the residual); {spec.label} is {spec.task}")
     if lo is None or hi is None:
         lo, hi = default_range(spec)

@@ -311,6 +311,10 @@ def _row_factors(p: _Problem) -> torch.Tensor:
     return (factor * valid).reshape(-1).contiguous()  # 0 for ignored tokens (reduce_loss takes them masked)
 
 
+def _grad_through(t: object) -> bool:
+    return isinstance(t, torch.Tensor) and t.requires_grad
+
+
 def linear_cross_entropy(
     hidden: torch.Tensor,
     weight: torch.Tensor,
@@ -354,34 +358,12 @@ def linear_cross_entropy(
       Wijmans et al., *Cut Your Losses in Large-Vocabulary Language Models*, ICLR 2025;
       Hsu et al., *Liger Kernel: Efficient Triton Kernels for LLM Training*, 2024.
     """
-    kwargs = dict(
-        bias=bias, ignore_index=ignore_index, label_smoothing=label_smoothing, reduction=reduction,
-        sample_weight=sample_weight, num_items=num_items, chunk_size=chunk_size, validate=validate,
-    )
-    if torch.compiler.is_compiling():
-        return _linear_cross_entropy_eager(hidden, weight, target, **kwargs)
-    return _linear_cross_entropy(hidden, weight, target, **kwargs)  # type: ignore[arg-type]
-
-
-def _grad_through(t: object) -> bool:
-    return isinstance(t, torch.Tensor) and t.requires_grad
-
-
-def _linear_cross_entropy(
-    hidden: torch.Tensor,
-    weight: torch.Tensor,
-    target: torch.Tensor,
-    *,
-    bias: torch.Tensor | None = None,
-    ignore_index: int = -100,
-    label_smoothing: float = 0.0,
-    reduction: str = "mean",
-    sample_weight: torch.Tensor | None = None,
-    num_items: Number | None = None,
-    chunk_size: int | None = None,
-    validate: bool | None = None,
-) -> torch.Tensor:
-    """The eager body of :func:`linear_cross_entropy`."""
+    if torch.compiler.is_compiling():  # run eagerly (a graph break) instead of tracing the chunk loop
+        return _eager_under_compile(
+            hidden, weight, target, bias=bias, ignore_index=ignore_index, label_smoothing=label_smoothing,
+            reduction=reduction, sample_weight=sample_weight, num_items=num_items, chunk_size=chunk_size,
+            validate=validate,
+        )
     chunk_size, ignore_index, label_smoothing = V.check_linear_cross_entropy(
         hidden, weight, target, bias, chunk_size=chunk_size, ignore_index=ignore_index,
         label_smoothing=label_smoothing, reduction=reduction,
@@ -427,11 +409,7 @@ def _linear_cross_entropy(
         return _reduce(p, _sweep(p, flat_hidden, weight, bias, None, (False, False, False))[0])
 
 
-def _linear_cross_entropy_eager(*args: object, **kwargs: object) -> torch.Tensor:
-    return _linear_cross_entropy(*args, **kwargs)  # type: ignore[arg-type]
-
-
-# Under torch.compile, run eagerly (a graph break) instead of tracing the chunk loop. torch's lazy
-# form of torch.compiler.disable imports torch._dynamo only when first called under a compile, so
-# ``import losskit`` does not start dynamo.
-_linear_cross_entropy_eager = torch._disable_dynamo(_linear_cross_entropy_eager)
+# torch's lazy form of torch.compiler.disable: it imports torch._dynamo only when first called (under a
+# compile), so ``import losskit`` does not start dynamo. Inside it nothing is compiling, so the call
+# runs linear_cross_entropy's eager body.
+_eager_under_compile = torch._disable_dynamo(lambda *args, **kwargs: linear_cross_entropy(*args, **kwargs))

@@ -1,0 +1,181 @@
+"""Margin losses against torch's functions and modules, and the hinge against Keras's and optax's formulas."""
+
+from __future__ import annotations
+
+import warnings
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+import losskit.functional as LF
+import losskit.nn as lnn
+from losskit import LossInputError
+
+REDUCTIONS = ["mean", "sum", "none"]
+TOL = {"rtol": 1e-12, "atol": 1e-12}
+
+
+def _signs(shape, gen):
+    return (torch.randint(0, 2, shape, generator=gen) * 2 - 1).to(torch.float64)
+
+
+def _cases(gen):
+    """(name, inputs, torch options) for every torch-named margin loss, on random float64 data."""
+    x = torch.randn(6, 4, generator=gen, dtype=torch.float64) * 2
+    idx = torch.randint(0, 4, (6,), generator=gen)
+    ml_target = torch.tensor([[0, 3, -1, 1], [2, -1, 0, 0], [1, 1, 2, -1], [-1, 2, 0, 0], [0, 1, 2, 3],
+                              [3, -1, -1, -1]])
+    return [
+        ("margin_ranking_loss", (x[:, 0], x[:, 1], _signs((6,), gen)), {"margin": 0.3}),
+        ("hinge_embedding_loss", (x.abs(), _signs((6, 4), gen)), {"margin": 1.5}),
+        ("soft_margin_loss", (x, _signs((6, 4), gen)), {}),
+        ("multi_margin_loss", (x, idx), {"p": 1, "margin": 0.7}),
+        ("multi_margin_loss", (x, idx), {"p": 2, "weight": torch.rand(4, generator=gen, dtype=torch.float64)}),
+        ("multilabel_margin_loss", (x, ml_target), {}),
+        ("multilabel_soft_margin_loss", (x, torch.rand(6, 4, generator=gen, dtype=torch.float64)),
+         {"weight": torch.rand(4, generator=gen, dtype=torch.float64)}),
+    ]
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("case", range(7))
+def test_equals_torch_with_gradients(gen, case, reduction) -> None:
+    name, inputs, options = _cases(gen)[case]
+    ours_in = [t.clone().requires_grad_() if t.is_floating_point() and i == 0 else t for i, t in enumerate(inputs)]
+    torch_in = [t.clone().requires_grad_() if t.is_floating_point() and i == 0 else t for i, t in enumerate(inputs)]
+    ours = getattr(LF, name)(*ours_in, reduction=reduction, **options)
+    theirs = getattr(F, name)(*torch_in, reduction=reduction, **options)
+    torch.testing.assert_close(ours, theirs, **TOL)
+    ours.sum().backward()
+    theirs.sum().backward()
+    torch.testing.assert_close(ours_in[0].grad, torch_in[0].grad, **TOL)
+
+
+@pytest.mark.parametrize(("ours", "theirs", "args"), [
+    (lnn.MarginRankingLoss, torch.nn.MarginRankingLoss, (0.5,)),
+    (lnn.HingeEmbeddingLoss, torch.nn.HingeEmbeddingLoss, (2.0,)),
+    (lnn.MultiMarginLoss, torch.nn.MultiMarginLoss, (2, 0.5)),
+    (lnn.SoftMarginLoss, torch.nn.SoftMarginLoss, ()),
+])
+def test_modules_take_torch_positional_options(ours, theirs, args) -> None:
+    m, t = ours(*args), theirs(*args)
+    assert isinstance(m, type(t).__mro__[1])  # _Loss or _WeightedLoss, as torch's
+    for name in ("margin", "p"):
+        if hasattr(t, name):
+            assert getattr(m, name) == getattr(t, name)
+
+
+def test_multi_margin_weight_is_a_buffer_named_as_torch() -> None:
+    w = torch.tensor([1.0, 2.0, 3.0])
+    m = lnn.MultiMarginLoss(weight=w)
+    assert "weight" in dict(m.named_buffers()) and "weight" in dict(torch.nn.MultiMarginLoss(weight=w).named_buffers())
+
+
+def test_deprecated_size_average_warns_like_torch(gen) -> None:
+    x, y = torch.randn(5, generator=gen), _signs((5,), gen).float()
+    with warnings.catch_warnings(record=True) as ours_w:
+        warnings.simplefilter("always")
+        ours = LF.soft_margin_loss(x, y, False)
+    with warnings.catch_warnings(record=True) as theirs_w:
+        warnings.simplefilter("always")
+        theirs = F.soft_margin_loss(x, y, False)
+    torch.testing.assert_close(ours, theirs)
+    assert ours_w and [str(w.message) for w in ours_w] == [str(w.message) for w in theirs_w]
+
+
+def test_unbatched_inputs_like_torch(gen) -> None:
+    x = torch.randn(5, generator=gen, dtype=torch.float64)
+    torch.testing.assert_close(LF.multi_margin_loss(x, torch.tensor(2)), F.multi_margin_loss(x, torch.tensor(2)))
+    t = torch.tensor([3, 0, -1, 1, 1])
+    torch.testing.assert_close(LF.multilabel_margin_loss(x, t), F.multilabel_margin_loss(x, t))
+
+
+def test_multi_margin_on_spatial_maps_equals_torch_per_position(gen) -> None:
+    """An extension: (N, C, d) scores, as torch's per-position (N*d, C) call."""
+    x = torch.randn(3, 4, 5, generator=gen, dtype=torch.float64)
+    t = torch.randint(0, 4, (3, 5), generator=gen)
+    ours = LF.multi_margin_loss(x, t, reduction="none")
+    theirs = F.multi_margin_loss(x.movedim(1, -1).reshape(-1, 4), t.reshape(-1), reduction="none")
+    torch.testing.assert_close(ours, theirs.reshape(3, 5), **TOL)
+
+
+# ------------------------------------------------------------------ deliberate differences
+
+
+def test_soft_margin_finite_where_torch_overflows() -> None:
+    x = torch.tensor([1e4, -1e4, 3.0], requires_grad=True)
+    y = torch.tensor([-1.0, 1.0, 1.0])
+    assert torch.isinf(F.soft_margin_loss(x, y, reduction="none")[:2]).all()
+    ours = LF.soft_margin_loss(x, y, reduction="none")
+    torch.testing.assert_close(ours[:2], torch.tensor([1e4, 1e4]))
+    torch.testing.assert_close(ours[2], F.soft_margin_loss(x[2:], y[2:]))
+    ours.sum().backward()
+    assert torch.isfinite(x.grad).all()
+
+
+def test_margin_ranking_never_broadcasts() -> None:
+    a, b = torch.zeros(4, 1), torch.zeros(4)
+    with pytest.raises(LossInputError, match=r"input1 has shape \(4, 1\) but input2 has shape \(4,\)"):
+        LF.margin_ranking_loss(a, b, torch.ones(4))
+
+
+@pytest.mark.parametrize("name", ["hinge_embedding_loss", "soft_margin_loss"])
+def test_labels_outside_plus_minus_one_refused_unless_validation_is_off(name) -> None:
+    x, y = torch.tensor([0.5, 2.0, 0.1]), torch.tensor([1.0, 0.0, -1.0])
+    with pytest.raises(LossInputError, match=r"target holds the value 0; .*2 \* target - 1"):
+        getattr(LF, name)(x, y)
+    torch.testing.assert_close(getattr(LF, name)(x, y, validate=False), getattr(F, name)(x, y))
+
+
+def test_bad_multilabel_target() -> None:
+    with pytest.raises(LossInputError, match=r"class indices in \[0, 3\)"):
+        LF.multilabel_margin_loss(torch.zeros(2, 3), torch.tensor([[0, 5, -1], [1, -1, 0]]))
+    with pytest.raises(LossInputError, match="p=3"):
+        LF.multi_margin_loss(torch.zeros(2, 3), torch.tensor([0, 1]), 3)
+
+
+# ------------------------------------------------------------------ hinge: Keras and optax formulas
+
+
+def test_binary_hinge_equals_keras(gen) -> None:
+    x = torch.randn(5, 3, generator=gen, dtype=torch.float64) * 2
+    y = _signs((5, 3), gen)
+    # keras.losses.Hinge / SquaredHinge: mean over the last axis of max(1 - y x, 0) (squared), then over the batch
+    keras_hinge = torch.clamp(1 - y * x, min=0).mean(-1)
+    torch.testing.assert_close(LF.hinge_loss(x, y, reduction="per_sample"), keras_hinge, **TOL)
+    torch.testing.assert_close(LF.squared_hinge_loss(x, y), (torch.clamp(1 - y * x, min=0) ** 2).mean(-1).mean(),
+                               **TOL)
+
+
+@pytest.mark.parametrize("squared", [False, True])
+def test_multiclass_hinge_equals_optax_crammer_singer(gen, squared) -> None:
+    x = torch.randn(7, 4, generator=gen, dtype=torch.float64) * 2
+    y = torch.randint(0, 4, (7,), generator=gen)
+    onehot = F.one_hot(y, 4).to(x.dtype)
+    # optax.losses.multiclass_hinge_loss: max_j(x_j + 1 - [j = y]) - x_y
+    optax = (x + 1 - onehot).amax(-1) - (x * onehot).sum(-1)
+    fn = LF.squared_hinge_loss if squared else LF.hinge_loss
+    torch.testing.assert_close(fn(x, y, reduction="none"), optax**2 if squared else optax, **TOL)
+
+
+def test_keras_categorical_hinge_differs_only_when_every_wrong_class_is_negative() -> None:
+    """Keras's CategoricalHinge max((1 - y) x) counts the true class as a 0: a documented difference."""
+    x = torch.tensor([[0.2, 0.5, -1.0], [-0.5, -1.0, -3.0]], dtype=torch.float64)
+    y = torch.tensor([0, 0])
+    onehot = F.one_hot(y, 3).to(x.dtype)
+    keras = torch.clamp(((1 - onehot) * x).amax(-1) - (onehot * x).sum(-1) + 1, min=0)
+    ours = LF.hinge_loss(x, y, reduction="none")
+    torch.testing.assert_close(ours[0], keras[0], **TOL)  # a wrong class scores >= 0: equal
+    # every wrong class negative: Crammer-Singer 1 + (-1) - (-0.5) = 0.5; Keras 0 - (-0.5) + 1 = 1.5
+    torch.testing.assert_close(ours[1], torch.tensor(0.5, dtype=torch.float64), **TOL)
+    torch.testing.assert_close(keras[1], torch.tensor(1.5, dtype=torch.float64), **TOL)
+
+
+def test_hinge_finite_at_extreme_scores() -> None:
+    x = torch.tensor([[1e4, -1e4, 0.0]], requires_grad=True)
+    for fn in (LF.hinge_loss, LF.squared_hinge_loss, LF.multi_margin_loss, LF.multilabel_soft_margin_loss):
+        target = torch.tensor([1]) if fn is not LF.multilabel_soft_margin_loss else torch.tensor([[0.0, 1.0, 1.0]])
+        loss = fn(x, target)
+        (g,) = torch.autograd.grad(loss, x)
+        assert torch.isfinite(loss) and torch.isfinite(g).all()
