@@ -1114,6 +1114,26 @@ def check_scale_for_inputs(value: float, name: str, input: object, target: objec
     return float(check_scale_in_dtype(value, name, dtype))
 
 
+def check_within_dtype_max(value: float | torch.Tensor, name: str, dtype: torch.dtype) -> float | torch.Tensor:
+    """A factor (``pos_weight``) that ``dtype`` holds as a finite number; 0 and tiny values are fine.
+
+    A tensor is checked value by value (a value check: call it only when validation is on).
+    """
+    high = torch.finfo(dtype).max
+    if isinstance(value, torch.Tensor):
+        bad = value.abs() > high
+        if not bool(bad.any()):
+            return value
+        value = value[bad].flatten()[0].item()
+    elif abs(value) <= high:
+        return float(value)
+    hint = "" if dtype == torch.float64 else ", or compute in float64 (input.double(), target.double())"
+    raise LossInputError(
+        f"{name}={value!r} exceeds {high:g}, the largest {dtype} that the loss is computed in, so it would "
+        f"round to inf (and inf * 0 is NaN); pass a {name} in [0, {high:g}]{hint}."
+    )
+
+
 # ---------------------------------------------------------------- torch-compatible signatures (torchsurface)
 
 
