@@ -43,3 +43,27 @@ def _restore_validation_switch() -> Iterator[None]:
 def gen() -> torch.Generator:
     """A seeded CPU generator: every test draws the same numbers on every run."""
     return torch.Generator().manual_seed(1234)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """The API fuzz suite's counts (tests/test_fuzz_api.py): calls per mode and outcome classes."""
+    import json
+    from collections import Counter
+
+    outcomes: Counter[str] = Counter()
+    modes: Counter[str] = Counter()
+    losses = 0
+    for key in ("passed", "failed"):
+        for report in terminalreporter.stats.get(key, []):
+            for name, value in getattr(report, "user_properties", []):
+                if name == "fuzz_summary":
+                    summary = json.loads(value)
+                    outcomes.update(summary["outcomes"])
+                    modes.update(summary["modes"])
+                    losses += 1
+    if losses:
+        total = sum(outcomes.values())
+        terminalreporter.write_line(
+            f"API fuzz: {total} calls over {losses} losses; modes {dict(sorted(modes.items()))}; "
+            f"outcomes {dict(sorted(outcomes.items()))}"
+        )

@@ -100,7 +100,7 @@ def reduce_loss(
     if num_items is not None:
         V.check_num_items(num_items)
     if sample_weight is not None:
-        V.check_batched(values, "sample_weight needs a batched input (batch along dim 0)")
+        V.check_batch_dim(values, "sample_weight needs a batched input (batch along dim 0)")
         check_sample_weight(sample_weight, values.shape[0])
     if (sample_weight is not None or isinstance(num_items, torch.Tensor)) and V.resolve(validate):
         V.check_weight_values(sample_weight, "sample_weight")
@@ -117,7 +117,7 @@ def reduce_loss(
         return values if s is None else values * s
 
     if reduction == "per_sample":
-        V.check_batched(
+        V.check_batch_dim(
             values, "reduction='per_sample' needs a batched input (batch along dim 0)",
             "; use reduction='none' or unsqueeze(0)",
         )

@@ -23,6 +23,7 @@ from pathlib import Path
 from types import FrameType
 
 __all__ = [
+    "EXIT_BROKEN_PIPE",
     "EXIT_INTERRUPTED",
     "EXIT_TERMINATED",
     "EXIT_USAGE",
@@ -35,11 +36,13 @@ __all__ = [
     "install_signal_handlers",
     "one_line",
     "os_error_message",
+    "silence_stdout",
 ]
 
 EXIT_USAGE = 2  # bad input, or an output that cannot be written
 EXIT_INTERRUPTED = 130  # 128 + SIGINT
 EXIT_TERMINATED = 143  # 128 + SIGTERM
+EXIT_BROKEN_PIPE = 1  # the reader of stdout went away (`losskit list | head -1`); rich exits so too
 INTERRUPTED = "interrupted; run the same command again to continue"
 
 
@@ -61,6 +64,12 @@ class Terminated(KeyboardInterrupt):
 def one_line(text: object) -> str:
     """``text`` with every run of whitespace (newlines included) collapsed to one space."""
     return " ".join(str(text).split())
+
+
+def silence_stdout() -> None:
+    """Point stdout at /dev/null, so flushing it at exit does not raise a second BrokenPipeError."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
 
 
 def exit_code_for(stop: BaseException) -> int:

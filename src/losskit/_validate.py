@@ -525,7 +525,7 @@ def check_weight_values(weight: torch.Tensor | None, name: str = "weight") -> No
     check_nonnegative(weight, name)
 
 
-def check_batched(values: torch.Tensor, need: str, fix: str = "") -> None:
+def check_batch_dim(values: torch.Tensor, need: str, fix: str = "") -> None:
     """A reduction that needs a batch dim 0 refuses a 0-d loss; ``need`` says which, ``fix`` how."""
     if values.dim() == 0:
         raise LossInputError(f"{need}, got a 0-d input{fix}.")
@@ -1112,6 +1112,26 @@ def check_scale_for_inputs(value: float, name: str, input: object, target: objec
     if dtype in (torch.float16, torch.bfloat16):
         dtype = torch.float32
     return float(check_scale_in_dtype(value, name, dtype))
+
+
+def check_within_dtype_max(value: float | torch.Tensor, name: str, dtype: torch.dtype) -> float | torch.Tensor:
+    """A factor (``pos_weight``) that ``dtype`` holds as a finite number; 0 and tiny values are fine.
+
+    A tensor is checked value by value (a value check: call it only when validation is on).
+    """
+    high = torch.finfo(dtype).max
+    if isinstance(value, torch.Tensor):
+        bad = value.abs() > high
+        if not bool(bad.any()):
+            return value
+        value = value[bad].flatten()[0].item()
+    elif abs(value) <= high:
+        return float(value)
+    hint = "" if dtype == torch.float64 else ", or compute in float64 (input.double(), target.double())"
+    raise LossInputError(
+        f"{name}={value!r} exceeds {high:g}, the largest {dtype} that the loss is computed in, so it would "
+        f"round to inf (and inf * 0 is NaN); pass a {name} in [0, {high:g}]{hint}."
+    )
 
 
 # ---------------------------------------------------------------- torch-compatible signatures (torchsurface)

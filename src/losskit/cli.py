@@ -308,7 +308,7 @@ def _plot(args: argparse.Namespace) -> int:
         raise UsageError(f"--out {args.out} is a directory; give a file name such as losses.png")
     from .experiments.store import check_writable
 
-    check_writable(out.parent)
+    check_writable(out.parent, shown=out)
     specs = parse_loss_specs(args.losses)
     from .experiments.plots import loss_curves, loss_overlay
     from .experiments.smoothness import of_residual
@@ -354,11 +354,15 @@ def main(argv: list[str] | None = None) -> int:
     prog = "losskit"
     try:
         parser = build_parser()
-        args = parser.parse_args(argv)
+        args, unknown = parser.parse_known_args(argv)
         if args.command is None:
+            if unknown:
+                raise UsageError(f"unrecognized arguments: {' '.join(unknown)} (see losskit --help)")
             parser.print_help()
             return EXIT_USAGE
         prog = f"losskit {args.command}"
+        if unknown:
+            raise UsageError(f"unrecognized arguments: {' '.join(unknown)} (see {prog} --help)")
         return int(args.handler(args))
     except KeyboardInterrupt as stop:
         _usage.ignore_signals()  # a second Ctrl-C must not interrupt the message
@@ -368,6 +372,9 @@ def main(argv: list[str] | None = None) -> int:
     except (UsageError, LossInputError) as err:
         print(f"{getattr(err, 'prog', None) or prog}: error: {_usage.one_line(err)}", file=sys.stderr)
         return EXIT_USAGE
+    except BrokenPipeError:  # `losskit list | head`: the reader left; say nothing more, like `yes | head`
+        _usage.silence_stdout()
+        return _usage.EXIT_BROKEN_PIPE
     except OSError as err:  # a full disk, a read-only mount, a vanished directory: the message names the file
         print(f"{prog}: error: {_usage.os_error_message(err)}", file=sys.stderr)
         return EXIT_USAGE

@@ -272,3 +272,18 @@ def test_binary_focal_second_derivative_finite_at_saturated_logits():
     for y in (torch.zeros(4, dtype=torch.float64), torch.ones(4, dtype=torch.float64)):
         h = torch.func.hessian(lambda a, y=y: LF.binary_focal_loss(a, y, reduction="sum"))(x)
         assert torch.isfinite(h).all()
+
+
+@pytest.mark.parametrize("pos_weight", [1e300, torch.tensor([1.0, 1e300, 2.0], dtype=torch.float64)],
+                         ids=["number", "tensor"])
+def test_bce_pos_weight_beyond_float32_is_refused_with_its_range(pos_weight):
+    """pos_weight=1e300 on float32 logits rounded to inf, and inf * 0 gave NaN for the negative labels."""
+    x, y = torch.randn(2, 3), torch.tensor([[0.0, 1.0, 0.0], [1.0, 0.0, 1.0]])
+    with pytest.raises(LossInputError) as e:
+        LF.binary_cross_entropy_with_logits(x, y, pos_weight=pos_weight)
+    assert "pos_weight=1e+300 exceeds 3.40282e+38, the largest torch.float32" in str(e.value)
+    assert "[0, 3.40282e+38]" in str(e.value)
+    # in float64 it is computed; the closed form, since torch's own formula gives NaN here
+    xd, yd = x.double(), y.double()
+    expected = (1e300 * yd * F.softplus(-xd) + (1 - yd) * F.softplus(xd)).mean()
+    torch.testing.assert_close(LF.binary_cross_entropy_with_logits(xd, yd, pos_weight=1e300), expected)

@@ -460,3 +460,39 @@ def test_quantile_second_derivative_is_zero_like_torch_l1():
     (g_l1,) = torch.autograd.grad(torch.nn.functional.l1_loss(x, torch.zeros_like(x), reduction="sum"), x,
                                   create_graph=True)
     torch.testing.assert_close(h, torch.autograd.grad(g_l1.sum(), x)[0])
+
+
+# ------------------------------------------------------------------ the README's overflow table (issue 13, item 18)
+
+FLOAT32_EXTREMES = [1e30, -1e30, 3e38, -3e38, 1e19, 1.0]
+LINEAR_OR_BOUNDED = [  # README: finite values and gradients for every finite float32 residual
+    (LF.l1_loss, {}), (LF.huber_loss, {}), (LF.log_cosh_loss, {}), (LF.pseudo_huber_loss, {}),
+    (LF.quantile_loss, {}), (LF.barron_loss, {"alpha": 1.0}), (LF.barron_loss, {"alpha": 0.5}),
+    (LF.cauchy_loss, {}), (LF.geman_mcclure_loss, {}), (LF.welsch_loss, {}), (LF.tukey_loss, {}),
+    (LF.barron_loss, {"alpha": 0.0}), (LF.barron_loss, {"alpha": -2.0}), (LF.barron_loss, {"alpha": -math.inf}),
+]
+
+
+@pytest.mark.parametrize(("fn", "options"), LINEAR_OR_BOUNDED, ids=_ids)
+def test_readme_bounded_gradient_losses_stay_finite_up_to_the_largest_float32(fn, options):
+    x = torch.tensor(FLOAT32_EXTREMES, requires_grad=True)
+    values = fn(x, torch.zeros(len(FLOAT32_EXTREMES)), reduction="none", **options)
+    (grad,) = torch.autograd.grad(values.sum(), x)
+    assert torch.isfinite(values).all() and torch.isfinite(grad).all()
+    assert (grad.abs() <= 1.0 + 1e-5).all()  # |psi| <= 1 at the default scale of 1 (float32 rounding)
+
+
+@pytest.mark.parametrize(("fn", "options", "first_inf"), [
+    (LF.mse_loss, {}, 1.9e19), (LF.barron_loss, {"alpha": 2.0}, 2.7e19), (LF.barron_loss, {"alpha": 1.5}, 1e26),
+], ids=_ids)
+def test_readme_mse_value_overflows_like_torch_past_1_8e19(fn, options, first_inf):
+    """The old README promised 'finite up to 1e30 in float32' for everything; r^2 past 3.4e38 is not a float32."""
+    x = torch.tensor([1e19, first_inf, 1e30], requires_grad=True)
+    values = fn(x, torch.zeros(3), reduction="none", **options)
+    assert torch.isfinite(values[0]) and torch.isinf(values[1:]).all()
+    if fn is LF.mse_loss:
+        torch_values = torch.nn.functional.mse_loss(x, torch.zeros(3), reduction="none")
+        assert torch.equal(values, torch_values)
+        (grad,) = torch.autograd.grad(torch_values.sum(), x)
+        (ours,) = torch.autograd.grad(fn(x, torch.zeros(3), reduction="sum"), x)
+        assert torch.isfinite(ours).all() and torch.equal(ours, grad)  # 2r, as torch's

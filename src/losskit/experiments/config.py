@@ -61,14 +61,23 @@ def _parse_value(text: str) -> Any:
         return text
 
 
+def _show_number(value: float) -> str:
+    digits = str(value)
+    if isinstance(value, int) and len(digits) > 12:
+        return f"{digits[:6]}... ({len(digits)} digits)"
+    return f"{value:g}"
+
+
 def _check_option_range(name: str, key: str, value: Any) -> None:
     """Finite numeric options must lie within ±OPTION_LIMIT (infinities are left to the loss to accept)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
         return
-    if abs(value) > OPTION_LIMIT:
+    if isinstance(value, float) and not math.isfinite(value):
+        return
+    if abs(value) > OPTION_LIMIT:  # exact for ints of any size
         raise UsageError(
-            f"loss {name!r}: {key}={value:g} is out of range; losskit compare and plot take |{key}| <= 1e6 "
-            f"(targets are standardised to SD 1 and training runs in float32)."
+            f"loss {name!r}: {key}={_show_number(value)} is out of range; losskit compare and plot take |{key}| <= 1e6 "
+            f"(data are standardised to SD 1 and training runs in float32)."
         )
 
 

@@ -281,7 +281,8 @@ def _target(
             task, why = "classification", f"target {target!r} is not numeric"
         else:
             distinct = np.unique(values)
-            integer = bool(np.all(distinct == np.round(distinct)))
+            # integers beyond 2**31 (a column times 1e300) are no class codes
+            integer = bool(np.all(distinct == np.round(distinct))) and float(np.abs(distinct).max()) < 2**31
             few = len(distinct) <= min(MAX_INFERRED_CLASSES, len(values) / MIN_ROWS_PER_INFERRED_CLASS)
             if integer and few:
                 task, why = "classification", f"target {target!r} has {len(distinct)} distinct integer values"

@@ -47,28 +47,32 @@ def atomic_write(path: Path, data: bytes) -> None:
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:  # a full disk, a read-only mount, Ctrl-C: the old file stays, the temporary goes
+    except BaseException as err:  # a full disk, a read-only mount, Ctrl-C: the old file stays, the temporary goes
         with contextlib.suppress(OSError):
             tmp.unlink()
+        if isinstance(err, OSError) and err.filename in (None, str(tmp)):  # name the file the user asked for
+            raise OSError(err.errno, err.strerror, str(path)) from None
         raise
 
 
-def check_writable(out: Path, flag: str = "--out") -> None:
-    """Refuse, before anything is written, an output path that cannot be created or written.
+def check_writable(out: Path, flag: str = "--out", shown: Path | None = None) -> None:
+    """Refuse, before anything is written, an output directory that cannot be created or written.
 
-    ``out`` may not exist yet; its nearest existing ancestor must be a writable directory.
+    ``out`` may not exist yet; its nearest existing ancestor must be a writable directory. Messages
+    name ``shown`` (default ``out``), e.g. the file to be written in ``out``.
     """
     out = Path(out)
+    name = shown if shown is not None else out
     if out.exists() and not out.is_dir():
         raise UsageError(f"{flag} {out} exists and is not a directory.")
     existing = out
     while not existing.exists() and existing != existing.parent:
         existing = existing.parent
     if not existing.is_dir():
-        raise UsageError(f"{flag} {out}: {existing} is a file, not a directory; choose another {flag}.")
+        raise UsageError(f"{flag} {name}: {existing} is a file, not a directory; choose another {flag}.")
     if not os.access(existing, os.W_OK | os.X_OK):
         why = "is on a read-only file system" if _read_only(existing) else "is not writable"
-        raise UsageError(f"{flag} {out}: {existing} {why}; choose another {flag}.")
+        raise UsageError(f"{flag} {name}: {existing} {why}; choose another {flag}.")
 
 
 def _read_only(path: Path) -> bool:
@@ -128,7 +132,14 @@ class Store:
         try:
             old = json.loads(config.read_text())
         except (OSError, ValueError):
-            old = {}
+            old = None
+        if not isinstance(old, dict):
+            if force:
+                return "overwrite"
+            raise UsageError(
+                f"--out {self.out} holds an unreadable config.json (damaged or cut short); "
+                "use --force to start the run over there, or another --out."
+            )
         if old.get("fingerprint") == fingerprint(description):
             return "resume"
         if force:

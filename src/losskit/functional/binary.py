@@ -94,10 +94,12 @@ def _pos_weight_tensor(pos_weight: float | torch.Tensor, input: torch.Tensor, mo
     (C,) pos_weight weighs the labels along the last dim), never enlarging the loss."""
     if not isinstance(pos_weight, torch.Tensor):
         value = V.check_interval(pos_weight, "pos_weight", 0.0, math.inf, high_open=True)
+        value = V.check_within_dtype_max(value, "pos_weight", input.dtype)
         return torch.tensor(value, dtype=input.dtype, device=input.device)
     V.check_broadcast_weight(pos_weight, input, "pos_weight")
     if mode:
         V.check_weight_values_once(pos_weight, "pos_weight")
+        V.check_within_dtype_max(pos_weight, "pos_weight", input.dtype)
     return pos_weight
 
 

@@ -58,7 +58,7 @@ def _prepare(
         input, target, input_kind=input_kind, weight=weight, ignore_index=ignore_index,
         label_smoothing=label_smoothing, validate=validate,
     )
-    if b.num_classes < min_classes:
+    if min_classes > 1 and b.num_classes < min_classes:
         raise V.LossInputError(
             f"{loss_name} needs at least {min_classes} classes along dim 1, but input has {b.num_classes}; "
             f"its normaliser is a sum over the classes, which is 0 with a single class."

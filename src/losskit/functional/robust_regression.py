@@ -11,13 +11,21 @@ quadratic. Beyond it, the loss grows like :math:`|r|` (pseudo-Huber), like
 :math:`\\log|r|` (Cauchy) or not at all (Geman–McClure, Welsch, Tukey), so a
 gross outlier pulls the fit less and less.
 
-Each loss except Barron's is an :class:`torch.autograd.Function` pairing a
-stable form of :math:`\\rho` with its exact derivative :math:`\\psi = \\rho'`,
-so values and gradients are finite and accurate for every finite residual
-(in float32 up to :math:`10^{30}` and beyond): no :math:`r^2` that
-overflows, no :math:`\\infty/\\infty` and no :math:`0 \\cdot \\infty`.
-Barron's loss is written with stable torch operations instead, so that its
-``alpha`` and ``scale`` can be tensors that require gradients.
+Pseudo-Huber, Cauchy, Geman–McClure, Welsch and Tukey are each an
+:class:`torch.autograd.Function` pairing a stable form of :math:`\\rho` with its
+exact derivative :math:`\\psi = \\rho'`, so values and gradients are finite and
+accurate for every finite residual and every scale that the compute dtype
+holds as a normal number (others are refused): :math:`\\rho = c^2 f(r/c)` is
+computed as :math:`r\\,(r\\, f(u)/u^2)` within :math:`|r| \\le c` and as
+:math:`c\\,(c f(u))` beyond, so neither :math:`c^2` nor :math:`u^2` overflows
+and the value is inf only where the exact loss exceeds the largest float.
+The quantile loss is two ``relu`` terms, so every order of autograd works.
+Barron's loss is written with stable torch operations in the same two
+regimes, so that its ``alpha`` and ``scale`` can be tensors that require
+gradients; where its value overflows (:math:`1 < \\alpha \\le 2`) autograd's
+gradient may be NaN, and below :math:`|r| = \\sqrt{\\text{tiny}}` its
+:math:`r`-gradient loses the :math:`u`-dependent term (products of
+:math:`r^2` underflow there).
 """
 
 from __future__ import annotations
