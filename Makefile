@@ -7,7 +7,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 TORCH_PIN := torch==2.13.0
 
-.PHONY: venv demo figures figures-losses test bench lint typecheck clean
+.PHONY: venv demo figures figures-losses test bench lint typecheck docs docs-figures clean
 
 venv: $(VENV)/.installed
 
@@ -49,7 +49,18 @@ bench: venv
 	$(PY) benchmarks/run_all.py $(BENCH)
 
 lint: venv
-	$(PY) -m ruff check src tests benchmarks examples
+	$(PY) -m ruff check src tests benchmarks examples docs
+
+# The documentation site, built offline into site/ with every warning an error. Its pages come from
+# the README's sections and from the registry (docs/build_pages.py); a loss without a plot gets one first.
+docs: venv
+	$(PY) docs/build_pages.py figures
+	$(PY) -m sphinx -b html -W --keep-going -q docs site
+	@echo "docs: site/index.html"
+
+# Redraw every loss's plot in docs/figures/losses/ with losskit plot (they are committed).
+docs-figures: venv
+	$(PY) docs/build_pages.py figures --all
 
 # mypy over src/ with the flags in pyproject.toml's [tool.mypy]
 typecheck: venv

@@ -134,7 +134,7 @@ def sync_policy(policy: str) -> Iterator[None]:
 def check_bool(value: object, name: str) -> bool:
     """``True`` or ``False`` (a numpy bool too); anything else, ``"no"`` included, is refused."""
     if value is True or value is False:
-        return value  # type: ignore[return-value]
+        return value
     if type(value).__name__ == "bool_" and type(value).__module__ == "numpy":
         return bool(value)
     raise LossInputError(f"{name} must be True or False, got {value!r}.")
@@ -143,7 +143,7 @@ def check_bool(value: object, name: str) -> bool:
 def check_validate(validate: object) -> bool | None:
     """The per-call ``validate`` option: ``None`` (the global switch), ``True`` or ``False``."""
     if validate is None or validate is True or validate is False:
-        return validate  # type: ignore[return-value]
+        return validate
     if type(validate).__name__ == "bool_" and type(validate).__module__ == "numpy":
         return bool(validate)
     raise LossInputError(
@@ -314,7 +314,7 @@ def _real(value: object) -> float | None:
     try:
         return float(value)
     except OverflowError:  # an int beyond the float range
-        return math.copysign(math.inf, value)  # type: ignore[arg-type]
+        return math.copysign(math.inf, value)
 
 
 def check_number(value: object, name: str) -> float:
@@ -348,7 +348,7 @@ def check_in_range(
 def check_int(value: object, name: str, *, low: int | None = None, allow_none: bool = False) -> int | None:
     """An int (Python or numpy, not a bool), optionally >= ``low``."""
     if type(value) is int and low is None:
-        return value  # type: ignore[return-value]
+        return value
     if value is None and allow_none:
         return None
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or type(value).__name__ == "bool_":

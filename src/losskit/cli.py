@@ -277,7 +277,9 @@ def _compare(args: argparse.Namespace) -> int:
         else:
             outcome = run(job, out, force=args.force)
     except KeyboardInterrupt as stop:
-        stop.add_note(f"finished work is saved in {out}")
+        add_note = getattr(stop, "add_note", None)  # Python >= 3.11; losskit supports 3.10
+        if add_note is not None:
+            add_note(f"finished work is saved in {out}")
         raise
     runs = len(config.losses) * len(config.levels) * outcome.seeds
     console.print(_claims_table(outcome.claims, f"Claims: {dataset.name}, {runs} runs ({config.noise_kind})"))

@@ -45,7 +45,7 @@ process group everything runs as a single process (world size 1).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import torch
 import torch.distributed as dist
@@ -53,6 +53,7 @@ from torch.autograd.function import once_differentiable
 
 from . import _validate as V
 from ._reduce import reduce_loss
+from ._types import Reduction
 from .functional._prep import Number, compute_dtype
 
 if TYPE_CHECKING:
@@ -87,7 +88,7 @@ def _comm_device(group: ProcessGroup | None, device: torch.device) -> torch.devi
     return device
 
 
-def _all_reduce(t: torch.Tensor, op: dist.ReduceOp, group: ProcessGroup | None) -> torch.Tensor:
+def _all_reduce(t: torch.Tensor, op: dist.ReduceOp.RedOpType, group: ProcessGroup | None) -> torch.Tensor:
     """In-place all-reduce of ``t`` over ``group`` (moved to the backend's device if needed)."""
     device = _comm_device(group, t.device)
     if device == t.device:
@@ -264,8 +265,8 @@ class _VocabParallelCrossEntropy(torch.autograd.Function):
     """Per-row cross-entropy of logits split over the class dim; local backward."""
 
     @staticmethod
-    def forward(  # type: ignore[override]
-        ctx: torch.autograd.function.FunctionCtx,
+    def forward(
+        ctx: Any,
         logits: torch.Tensor,
         target: torch.Tensor,
         vocab_start: int,
@@ -310,7 +311,7 @@ class _VocabParallelCrossEntropy(torch.autograd.Function):
 
     @staticmethod
     @once_differentiable
-    def backward(ctx: torch.autograd.function.FunctionCtx, grad_loss: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
+    def backward(ctx: Any, grad_loss: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
         softmax, index, here, valid, num_classes = ctx.saved_tensors
         eps = ctx.label_smoothing
         # d loss / d logit_c = softmax_c - (1 - eps) * onehot_c - eps / C, for the classes of this shard
@@ -346,7 +347,7 @@ def vocab_parallel_cross_entropy(
     group: ProcessGroup | None = None,
     ignore_index: int = -100,
     label_smoothing: float = 0.0,
-    reduction: str = "mean",
+    reduction: Reduction = "mean",
     sample_weight: torch.Tensor | None = None,
     num_items: Number | None = None,
     validate: bool | None = None,

@@ -98,12 +98,13 @@ def fit(
 
 @contextlib.contextmanager
 def _reduction_none(module: nn.Module) -> Iterator[None]:
-    previous = module.reduction  # type: ignore[attr-defined]
-    module.reduction = "none"  # type: ignore[attr-defined]
+    loss: Any = module  # a loss module with a ``reduction`` attribute (torch's or losskit's)
+    previous = loss.reduction
+    loss.reduction = "none"
     try:
         yield
     finally:
-        module.reduction = previous  # type: ignore[attr-defined]
+        loss.reduction = previous
 
 
 def per_sample_losses(

@@ -183,7 +183,7 @@ def check_loss_tasks(specs: tuple[LossSpec, ...], task: str, data_name: str) -> 
     """Every loss must be of the data's task."""
     for spec in specs:
         if spec.task != task:
-            valid = ", ".join(available_losses(task))
+            valid = ", ".join(n for n in available_losses() if loss_info(n).task == task)
             raise UsageError(
                 f"loss {spec.label!r} is a {spec.task} loss, but {data_name} is a {task} task; "
                 f"{task} losses: {valid}."

@@ -18,7 +18,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -204,7 +204,7 @@ def run(
     return Outcome(store.out, report.claims, resumed, report.files, seeds, report.rankings, report.notes)
 
 
-def _order(job: Job) -> Callable[[list[Any]], tuple[Any, ...]]:
+def _order(job: Job) -> Callable[[Sequence[Any]], tuple[Any, ...]]:
     rank = {spec.label: k for k, spec in enumerate(job.config.losses)}
     return lambda row: (rank[row[0]], row[1], row[2])
 

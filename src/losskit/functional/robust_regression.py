@@ -37,6 +37,7 @@ from dataclasses import dataclass
 import torch
 
 from .. import _validate as V
+from .._types import Reduction
 from ._prep import Number, elementwise_loss
 from ._stable import exprel, log1p_over, log1p_square, one_minus_exp_over, split
 
@@ -63,23 +64,23 @@ class _RhoPsi(torch.autograd.Function):
     generate_vmap_rule = True
 
     @staticmethod
-    def forward(r: torch.Tensor, rho: Elementwise, psi: Elementwise) -> torch.Tensor:  # type: ignore[override]
+    def forward(r: torch.Tensor, rho: Elementwise, psi: Elementwise) -> torch.Tensor:
         return rho(r)
 
     @staticmethod
-    def setup_context(ctx, inputs, output) -> None:  # type: ignore[override]
+    def setup_context(ctx, inputs, output) -> None:
         r, _, psi = inputs
         ctx.save_for_backward(r)
         ctx.save_for_forward(r)
         ctx.psi = psi
 
     @staticmethod
-    def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor, None, None]:  # type: ignore[override]
+    def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor, None, None]:
         (r,) = ctx.saved_tensors
         return grad * ctx.psi(r), None, None
 
     @staticmethod
-    def jvp(ctx, r_dot: torch.Tensor, *_: object) -> torch.Tensor:  # type: ignore[override]
+    def jvp(ctx, r_dot: torch.Tensor, *_: object) -> torch.Tensor:
         (r,) = ctx.saved_tensors
         return r_dot * ctx.psi(r)
 
@@ -346,7 +347,7 @@ def pseudo_huber_loss(
     target: torch.Tensor,
     *,
     delta: float = 1.0,
-    reduction: str = "mean",
+    reduction: Reduction = "mean",
     weight: torch.Tensor | None = None,
     sample_weight: torch.Tensor | None = None,
     num_items: Number | None = None,
@@ -380,7 +381,7 @@ def cauchy_loss(
     target: torch.Tensor,
     *,
     scale: float = 1.0,
-    reduction: str = "mean",
+    reduction: Reduction = "mean",
     weight: torch.Tensor | None = None,
     sample_weight: torch.Tensor | None = None,
     num_items: Number | None = None,
@@ -414,7 +415,7 @@ def geman_mcclure_loss(
     target: torch.Tensor,
     *,
     scale: float = 1.0,
-    reduction: str = "mean",
+    reduction: Reduction = "mean",
     weight: torch.Tensor | None = None,
     sample_weight: torch.Tensor | None = None,
     num_items: Number | None = None,
@@ -446,7 +447,7 @@ def welsch_loss(
     target: torch.Tensor,
     *,
     scale: float = 1.0,
-    reduction: str = "mean",
+    reduction: Reduction = "mean",
     weight: torch.Tensor | None = None,
     sample_weight: torch.Tensor | None = None,
     num_items: Number | None = None,
@@ -478,7 +479,7 @@ def tukey_loss(
     target: torch.Tensor,
     *,
     c: float = 4.685,
-    reduction: str = "mean",
+    reduction: Reduction = "mean",
     weight: torch.Tensor | None = None,
     sample_weight: torch.Tensor | None = None,
     num_items: Number | None = None,
@@ -511,7 +512,7 @@ def quantile_loss(
     target: torch.Tensor,
     *,
     tau: float = 0.5,
-    reduction: str = "mean",
+    reduction: Reduction = "mean",
     weight: torch.Tensor | None = None,
     sample_weight: torch.Tensor | None = None,
     num_items: Number | None = None,
@@ -543,7 +544,7 @@ def barron_loss(
     *,
     alpha: float | torch.Tensor = 1.0,
     scale: float | torch.Tensor = 1.0,
-    reduction: str = "mean",
+    reduction: Reduction = "mean",
     weight: torch.Tensor | None = None,
     sample_weight: torch.Tensor | None = None,
     num_items: Number | None = None,

@@ -115,7 +115,7 @@ def _run(spec: _Spec, x: torch.Tensor, y: torch.Tensor) -> tuple[float, torch.Te
 
 class _FusedElementwise(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, input: torch.Tensor, target: torch.Tensor, spec: _Spec) -> torch.Tensor:  # type: ignore[override]
+    def forward(ctx, input: torch.Tensor, target: torch.Tensor, spec: _Spec) -> torch.Tensor:
         total, g = _run(spec, input, target)
         if spec.check and not math.isfinite(total):
             V.check_finite(input, "input")
@@ -129,7 +129,7 @@ class _FusedElementwise(torch.autograd.Function):
         return torch.tensor(value, dtype=input.dtype)
 
     @staticmethod
-    def backward(ctx, grad_output: torch.Tensor):  # type: ignore[override]
+    def backward(ctx, grad_output: torch.Tensor):
         need_input, need_target = ctx.needs_input_grad[:2]
         if torch.is_grad_enabled():
             # create_graph=True: build the gradient from differentiable ops so that a second

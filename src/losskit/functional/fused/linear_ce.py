@@ -56,6 +56,7 @@ from torch.autograd.function import once_differentiable
 
 from ... import _validate as V
 from ..._reduce import reduce_loss
+from ..._types import Reduction
 from ._native import empty_hugepage
 
 __all__ = ["CHUNK_BUDGET_BYTES", "linear_cross_entropy", "plan_chunk_size"]
@@ -323,7 +324,7 @@ def linear_cross_entropy(
     bias: torch.Tensor | None = None,
     ignore_index: int = -100,
     label_smoothing: float = 0.0,
-    reduction: str = "mean",
+    reduction: Reduction = "mean",
     sample_weight: torch.Tensor | None = None,
     num_items: Number | None = None,
     chunk_size: int | None = None,
