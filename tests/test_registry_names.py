@@ -65,6 +65,10 @@ def test_keras_and_torch_spellings_compute_what_they_compute_there(gen: torch.Ge
     torch.testing.assert_close(losskit.get_loss("KLD")(p, q), keras_kld)
     # torch: KLDivLoss takes log-probabilities; batchmean is the true KL mean
     torch.testing.assert_close(losskit.get_loss("KLDivLoss")(p.log(), q), F.kl_div(p.log(), q, reduction="batchmean"))
+    # torch: nll_loss / NLLLoss take log-probabilities
+    logp = F.log_softmax(torch.randn(6, 4, generator=gen, dtype=torch.float64), 1)
+    for spelling in ("nll", "nll_loss", "NLLLoss"):
+        torch.testing.assert_close(losskit.get_loss(spelling)(logp, idx), F.nll_loss(logp, idx))
     # binary: torch's BCELoss and Keras's binary_crossentropy on probabilities, the logits forms on logits
     z = torch.randn(5, 3, generator=gen, dtype=torch.float64)
     y = torch.randint(0, 2, (5, 3), generator=gen).double()

@@ -59,6 +59,8 @@ SPELLINGS: Mapping[str, Spelling] = MappingProxyType({
     # torch: F.huber_loss / nn.HuberLoss need no entry (a trailing "loss" is dropped when nothing else matches);
     # these are the ones whose name or inputs differ
     "kl_div_loss": Spelling("kl_div", MappingProxyType({"input_kind": "log_probs"})),  # torch: log-probabilities
+    # torch's nll_loss / NLLLoss: cross-entropy on log-probabilities (e.g. log_softmax outputs)
+    "nll": Spelling("cross_entropy", MappingProxyType({"input_kind": "log_probs"})),
     "bce_with_logits": Spelling("bce"),
     "binary_cross_entropy_with_logits": Spelling("bce"),
     "bce_loss": Spelling("bce", _PROBS),  # torch's nn.BCELoss: probabilities
