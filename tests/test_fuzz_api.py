@@ -379,14 +379,7 @@ def run_case(case: Case) -> tuple[str, str]:
 
 # Holes the fuzz finds in areas not fixed yet: (loss, outcome class) -> the reason. The suite fails if a
 # listed gap closes (remove it) or a new one appears (fix it, or list it here with its reason).
-KNOWN_GAPS: dict[tuple[str, str], str] = {
-    ("cross_entropy", "fail:error names no suspect argument"):
-        "torchsurface's cross_entropy: label_smoothing=None raises a raw TypeError ('<=' not supported between "
-        "'float' and 'NoneType') that does not name label_smoothing",
-    ("kl_div", "fail:RuntimeError"):
-        "torchsurface's kl_div: a 0-d input (reduction='sum', validate=False) returns a result with no graph, "
-        "so backward raises 'element 0 of tensors does not require grad'",
-}
+KNOWN_GAPS: dict[tuple[str, str], str] = {}
 
 
 def test_every_registered_loss_has_an_input_generator():

@@ -99,11 +99,31 @@ def ranking_notes(rankings: list[Ranking]) -> list[str]:
     return out
 
 
+def _selection_warning(r: Ranking, sign: float) -> list[str]:
+    """A warning where another loss trained to the end tests better than the leader at its selected epoch.
+
+    The validation split is corrupted like the training data and can be small, so the epochs it selects
+    may not generalise; the ranking then rests on that selection, and the reader needs to know.
+    """
+    leader = r.entries[0]
+    by_final = max(r.entries, key=lambda e: sign * e.final)
+    if by_final.label == leader.label or sign * (by_final.final - leader.mean) <= 0:
+        return []
+    return [
+        f"at r = {r.level:g} the recommendation {leader.label} ({r.metric} {leader.mean:.4g} at its "
+        f"validation-selected epoch) tests worse than {by_final.label} trained to the end (final "
+        f"{by_final.final:.4g}): the validation split picked epochs that do not generalise, so this ranking is "
+        "unreliable; use more rows for validation (a bigger data set) or compare the final figures"
+    ]
+
+
 def early_stopping_notes(ctx: Context, rankings: list[Ranking]) -> list[str]:
-    """Where stopping at the validation-selected epoch moves the test metric more than the choice of loss."""
+    """Where stopping at the validation-selected epoch moves the test metric more than the choice of loss,
+    and where the selection itself misleads (another loss's final figure beats the leader's selected one)."""
     out = []
     sign = 1.0 if ctx.higher else -1.0
     for r in rankings:
+        out.extend(_selection_warning(r, sign))
         gains = [sign * (e.mean - e.final) for e in r.entries]
         finals = [e.final for e in r.entries]
         spread = max(finals) - min(finals)

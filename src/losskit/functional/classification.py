@@ -72,8 +72,8 @@ def _torch_class_loss(
         return None
     if type(ignore_index) is not int or not -(2**63) <= ignore_index < 2**63:
         return None  # the composed path checks it
-    if not (0.0 <= label_smoothing <= 1.0):
-        return None
+    if type(label_smoothing) not in (int, float) or not 0.0 <= label_smoothing <= 1.0:
+        return None  # the composed path checks it and names it
     num_classes = input.shape[1] if input.dim() > 1 else input.shape[0]
     if weight is not None and (
         not isinstance(weight, torch.Tensor) or weight.dtype != input.dtype or weight.shape != (num_classes,)
@@ -327,7 +327,8 @@ def kl_div(
     x = input if input.dtype == dtype else input.to(dtype)
     t = target if target.dtype == dtype else target.to(dtype)
     if input_kind == "logits":
-        x = torch.log_softmax(x, dim) if x.dim() else torch.zeros_like(x)
+        # a 0-d input is one class: log_softmax of it is 0, kept in the graph (gradient 0)
+        x = torch.log_softmax(x, dim) if x.dim() else torch.log_softmax(x.unsqueeze(0), 0).squeeze(0)
     elif input_kind == "probs":
         x = torch.log(x.clamp_min(torch.finfo(dtype).tiny))
     if x.dim() == 0:
