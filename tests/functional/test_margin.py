@@ -179,3 +179,13 @@ def test_hinge_finite_at_extreme_scores() -> None:
         loss = fn(x, target)
         (g,) = torch.autograd.grad(loss, x)
         assert torch.isfinite(loss) and torch.isfinite(g).all()
+
+
+@pytest.mark.parametrize("value", [None, "1.0", True])
+def test_margin_of_the_wrong_type_is_refused_by_name(gen, value) -> None:
+    """A raw TypeError ('NoneType' - 'Tensor') once escaped; the fuzz suite found it."""
+    x1, x2, y = torch.randn(4, generator=gen), torch.randn(4, generator=gen), torch.tensor([1.0, -1.0, 1.0, -1.0])
+    with pytest.raises(LossInputError, match="margin must be a number"):
+        LF.margin_ranking_loss(x1, x2, y, margin=value)
+    with pytest.raises(LossInputError, match="margin must be a number"):
+        LF.hinge_embedding_loss(x1.abs(), y, margin=value)

@@ -11,6 +11,7 @@ from torch.autograd import gradcheck
 
 import losskit.functional as LF
 import losskit.nn as lnn
+from losskit import LossInputError
 
 TOL = {"rtol": 1e-10, "atol": 1e-10}
 
@@ -159,3 +160,18 @@ def test_mean_over_zero_items_is_zero_where_torch_gives_nan() -> None:
     e = torch.zeros(0, 3)
     assert torch.isnan(F.triplet_margin_loss(e, e, e)) and LF.triplet_margin_loss(e, e, e).item() == 0.0
     assert LF.info_nce_loss(e, torch.zeros(0, dtype=torch.long)).item() == 0.0
+
+
+@pytest.mark.parametrize("option", ["margin", "p", "eps"])
+@pytest.mark.parametrize("value", [None, "1.0", True])
+def test_triplet_options_of_the_wrong_type_are_refused_by_name(gen, option, value) -> None:
+    a, p, n = (torch.randn(3, 4, generator=gen) for _ in range(3))
+    with pytest.raises(LossInputError, match=f"{option} must be a number"):
+        LF.triplet_margin_loss(a, p, n, **{option: value}, validate=False)
+
+
+@pytest.mark.parametrize("value", [None, "0.5", True])
+def test_cosine_embedding_margin_of_the_wrong_type_is_refused_by_name(gen, value) -> None:
+    x1, x2 = torch.randn(3, 4, generator=gen), torch.randn(3, 4, generator=gen)
+    with pytest.raises(LossInputError, match="margin must be a number"):
+        LF.cosine_embedding_loss(x1, x2, torch.tensor([1, -1, 1]), margin=value)

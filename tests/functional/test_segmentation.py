@@ -330,3 +330,26 @@ def test_gradcheck_with_ignored_pixels(name, gen) -> None:
     t = torch.randint(0, 3, (2, 2, 3), generator=gen)
     t[0, 0, 0] = -100
     assert gradcheck(lambda a: getattr(LF, f"{name}_loss")(a, t), (x,))
+
+
+def test_focal_tversky_at_a_perfect_score_has_zero_forward_and_reverse_derivatives() -> None:
+    """(1 - T)**0.75 has an infinite slope at T = 1, where the tangent of T is 0: forward mode once gave
+    inf * 0 = NaN there (the fuzz suite's finding); the derivative at a perfect score is 0 in both modes."""
+    t = torch.tensor([[[0, 1], [1, 0]]])
+    x = F.one_hot(t, 2).permute(0, 3, 1, 2).double() * 1e4  # saturated softmax: exactly the target
+    v = torch.linspace(-1, 1, x.numel(), dtype=x.dtype).reshape(x.shape)
+    value, tangent = torch.func.jvp(lambda a: LF.focal_tversky_loss(a, t), (x,), (v,))
+    a = x.clone().requires_grad_()
+    (g,) = torch.autograd.grad(LF.focal_tversky_loss(a, t), a)
+    assert value.item() == 0.0 and tangent.item() == 0.0 and bool((g == 0).all())
+    x[0, 0, 0, 0] = float("nan")  # the safe power keeps NaN, so the result check still sees it
+    with pytest.raises(LossInputError, match="input"):
+        LF.focal_tversky_loss(x, t)
+
+
+def test_smooth_as_a_huge_int_equals_it_as_a_float(gen) -> None:
+    """A Python int past int64 cannot meet a tensor; the checked option is used as a float."""
+    x, t = _batch(gen)
+    for fn in (LF.dice_loss, LF.jaccard_loss, LF.tversky_loss):
+        torch.testing.assert_close(fn(x, t, smooth=2**70), fn(x, t, smooth=float(2**70)), **TOL)
+    torch.testing.assert_close(LF.tversky_loss(x, t, alpha=2**70), LF.tversky_loss(x, t, alpha=float(2**70)), **TOL)

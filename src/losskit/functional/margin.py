@@ -113,6 +113,7 @@ def margin_ranking_loss(
       Regression*, 2000; torch's ``MarginRankingLoss``.
     """
     reduction = V.check_reduction(V.legacy_reduction(size_average, reduce, reduction))
+    margin = V.check_number(margin, "margin")
     V.check_float(input2, "input2")
     V.check_same_shape(input1, input2, input_name="input1", target_name="input2")
     x1, y = _signed_pair(input1, target, validate, input_name="input1")
@@ -147,6 +148,7 @@ def hinge_embedding_loss(
       Invariant Mapping*, CVPR 2006; torch's ``HingeEmbeddingLoss``.
     """
     reduction = V.check_reduction(V.legacy_reduction(size_average, reduce, reduction))
+    margin = V.check_number(margin, "margin")
     x, y = _signed_pair(input, target, validate)
     zeros = torch.zeros_like(x)
     # torch's exact form: labels other than +-1 (reachable with validate=False) get both terms

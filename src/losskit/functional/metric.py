@@ -181,6 +181,7 @@ def triplet_margin_loss(
       Mikolajczyk, *Learning local feature descriptors with triplets*, BMVC 2016.
     """
     reduction = V.check_reduction(V.legacy_reduction(size_average, reduce, reduction))
+    margin, p, eps = V.check_number(margin, "margin"), V.check_number(p, "p"), V.check_number(eps, "eps")
     _embedding_pair(anchor, positive, "anchor", "positive")
     _embedding_pair(anchor, negative, "anchor", "negative")
     if V.resolve(validate):
@@ -224,6 +225,7 @@ def cosine_embedding_loss(
       torch's ``CosineEmbeddingLoss``; Hadsell, Chopra & LeCun, CVPR 2006.
     """
     reduction = V.check_reduction(V.legacy_reduction(size_average, reduce, reduction))
+    margin = V.check_number(margin, "margin")
     _embedding_pair(input1, input2, "input1", "input2")
     V.check_tensor(target, "target")
     V.check_pair_labels(target, input1)

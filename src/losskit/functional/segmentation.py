@@ -157,14 +157,16 @@ def _finish(
 def _check_options(
     reduction: str, aggregate: str, average: str, absent: str, smooth: float,
     sample_weight: torch.Tensor | None, num_items: Number | None,
-) -> None:
+) -> float:
+    """Check the shared options; return ``smooth`` as a float (a huge Python int cannot meet a tensor)."""
     V.check_reduction(reduction)
     V.check_choice(aggregate, "aggregate", AGGREGATES)
     V.check_choice(average, "average", AVERAGES)
     V.check_choice(absent, "absent", ABSENT)
-    V.check_interval(smooth, "smooth", 0.0, float("inf"), high_open=True)
+    smooth = V.check_interval(smooth, "smooth", 0.0, float("inf"), high_open=True)
     if aggregate == "batch":
         V.check_batch_aggregate(reduction, sample_weight, num_items)
+    return smooth
 
 
 def _overlap(
@@ -189,7 +191,7 @@ def _overlap(
     validate: bool | None,
 ) -> torch.Tensor:
     """The shared body of Dice, Jaccard and (focal) Tversky: sums, scores, class average, reduction."""
-    _check_options(reduction, aggregate, average, absent, smooth, sample_weight, num_items)
+    smooth = _check_options(reduction, aggregate, average, absent, smooth, sample_weight, num_items)
     mode = V.value_mode(validate, input)
     p, y, _ = _masks(input, target, activation=activation, ignore_index=ignore_index, validate=validate)
     V.check_class_weight(weight, p.shape[1])
@@ -214,8 +216,12 @@ def _overlap(
     else:  # tversky: alpha weighs false positives, beta false negatives
         s = _ratio(inter + smooth, inter + alpha * (p_sum - inter) + beta * (y_sum - inter) + smooth)
     loss_c = (1 - s).clamp_min(0)
-    if gamma != 1.0:
-        loss_c = loss_c**gamma
+    if gamma != 1.0:  # 0**gamma through a safe base: the slope of x**gamma (gamma < 1) at 0 is inf, and
+        # inf * 0 (a perfect score's zero tangent) would be NaN in forward mode; the derivative there is 0.
+        # NaN stays NaN, for the result check
+        zero = loss_c == 0
+        base = torch.where(zero, torch.ones_like(loss_c), loss_c)
+        loss_c = torch.where(zero, torch.zeros_like(loss_c), base**gamma)
     loss, denom = _per_sample(loss_c, present, weight, absent)
     out = _finish(loss, denom, aggregate, reduction, sample_weight, num_items)
     return V.check_result(out, mode, [("input", input)])
@@ -333,8 +339,8 @@ def tversky_loss(
       Salehi, Erdogmus & Gholipour, *Tversky loss function for image segmentation
       using 3D fully convolutional deep networks*, MLMI 2017.
     """
-    V.check_interval(alpha, "alpha", 0.0, float("inf"), high_open=True)
-    V.check_interval(beta, "beta", 0.0, float("inf"), high_open=True)
+    alpha = V.check_interval(alpha, "alpha", 0.0, float("inf"), high_open=True)
+    beta = V.check_interval(beta, "beta", 0.0, float("inf"), high_open=True)
     return _overlap(input, target, "tversky", alpha=alpha, beta=beta, smooth=smooth, aggregate=aggregate,
                     average=average, absent=absent, activation=activation, weight=weight,
                     ignore_index=ignore_index, reduction=reduction, sample_weight=sample_weight,
@@ -376,8 +382,8 @@ def focal_tversky_loss(
       Abraham & Khan, *A Novel Focal Tversky loss function with improved Attention
       U-Net for lesion segmentation*, ISBI 2019.
     """
-    V.check_interval(alpha, "alpha", 0.0, float("inf"), high_open=True)
-    V.check_interval(beta, "beta", 0.0, float("inf"), high_open=True)
+    alpha = V.check_interval(alpha, "alpha", 0.0, float("inf"), high_open=True)
+    beta = V.check_interval(beta, "beta", 0.0, float("inf"), high_open=True)
     gamma = V.check_positive(gamma, "gamma")
     return _overlap(input, target, "tversky", alpha=alpha, beta=beta, gamma=gamma, smooth=smooth,
                     aggregate=aggregate, average=average, absent=absent, activation=activation, weight=weight,
