@@ -1207,8 +1207,12 @@ def check_weight_values_once(weight: torch.Tensor | None, name: str = "weight") 
     if entry is not None and entry[0]() is weight and entry[1] == version:
         return
     check_weight_values(weight, name)
+
+    def forget(_: object) -> None:  # the weight was freed: a new tensor may reuse its id
+        _weights_checked.pop(key, None)
+
     try:
-        ref = weakref.ref(weight, lambda _, key=key: _weights_checked.pop(key, None))
+        ref = weakref.ref(weight, forget)
     except TypeError:  # a tensor type that refuses weak references: check on every call
         return
     _weights_checked[key] = (ref, version)

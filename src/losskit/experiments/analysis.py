@@ -14,7 +14,7 @@ figure, reported next to the final one. The test split never picks anything.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -55,18 +55,18 @@ class Curve:
         return not all(np.all(np.isfinite(np.asarray(v, dtype=np.float64))) for v in values)
 
 
-def curves_from_rows(rows: Iterable[dict[str, object]], task: str) -> dict[tuple[str, float, int], Curve]:
+def curves_from_rows(rows: Iterable[Mapping[str, str | float]], task: str) -> dict[tuple[str, float, int], Curve]:
     """Group results.csv rows (dicts) into curves keyed by (loss, corruption, seed), sorted by epoch."""
     out: dict[tuple[str, float, int], Curve] = {}
     names = (*METRICS[task], VALIDATION[task])
-    for row in sorted(rows, key=lambda r: int(r["epoch"])):  # type: ignore[call-overload]
-        key = (str(row["loss"]), float(row["corruption"]), int(row["seed"]))  # type: ignore[arg-type]
+    for row in sorted(rows, key=lambda r: int(r["epoch"])):
+        key = (str(row["loss"]), float(row["corruption"]), int(row["seed"]))
         curve = out.setdefault(key, Curve(*key))
-        curve.epochs.append(int(row["epoch"]))  # type: ignore[call-overload]
-        curve.train_loss.append(float(row["train_loss"]))  # type: ignore[arg-type]
+        curve.epochs.append(int(row["epoch"]))
+        curve.train_loss.append(float(row["train_loss"]))
         for m in names:
             if m in row:
-                curve.metrics.setdefault(m, []).append(float(row[m]))  # type: ignore[arg-type]
+                curve.metrics.setdefault(m, []).append(float(row[m]))
     return out
 
 

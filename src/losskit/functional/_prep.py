@@ -145,6 +145,7 @@ class ClassBatch:
             if self.index is not None:
                 w = self.class_weight[self.index]
             else:
+                assert self.probs_target is not None  # probability targets: index is None, probs_target set
                 w = (self.probs_target * class_view(self.class_weight, self.log_p.dim())).sum(1)
         if self.valid is not None:
             valid = self.valid.to(self.log_p.dtype)
@@ -156,6 +157,7 @@ class ClassBatch:
         if self.index is not None:
             y = F.one_hot(self.index, self.num_classes).movedim(-1, 1).to(self.log_p.dtype)
         else:
+            assert self.probs_target is not None  # probability targets: index is None, probs_target set
             y = self.probs_target
         if label_smoothing:
             y = y * (1 - label_smoothing) + label_smoothing / self.num_classes

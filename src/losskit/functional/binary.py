@@ -24,6 +24,8 @@ labels of each sample.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from typing import cast
 
 import torch
 import torch.nn.functional as F
@@ -87,6 +89,11 @@ _TORCH_REDUCTION = {"none": 0, "mean": 1, "sum": 2}
 _FAST_DTYPES = (torch.float32, torch.float64)
 # torch's binary_cross_entropy clamps each log at -100 (so a probability of exactly 0 or 1 costs 100)
 _TORCH_LOG_FLOOR = -100.0
+# torch's C binding takes the reduction as its enum value (_TORCH_REDUCTION), which its stub spells as str
+_torch_bce = cast(
+    "Callable[[torch.Tensor, torch.Tensor, torch.Tensor | None, int], torch.Tensor]",
+    torch._C._nn.binary_cross_entropy,
+)
 
 
 def _pos_weight_tensor(pos_weight: float | torch.Tensor, input: torch.Tensor, mode: int) -> torch.Tensor:
@@ -94,8 +101,8 @@ def _pos_weight_tensor(pos_weight: float | torch.Tensor, input: torch.Tensor, mo
     (C,) pos_weight weighs the labels along the last dim), never enlarging the loss."""
     if not isinstance(pos_weight, torch.Tensor):
         value = V.check_interval(pos_weight, "pos_weight", 0.0, math.inf, high_open=True)
-        value = V.check_within_dtype_max(value, "pos_weight", input.dtype)
-        return torch.tensor(value, dtype=input.dtype, device=input.device)
+        checked = V.check_within_dtype_max(value, "pos_weight", input.dtype)
+        return torch.tensor(checked, dtype=input.dtype, device=input.device)
     V.check_broadcast_weight(pos_weight, input, "pos_weight")
     if mode:
         V.check_weight_values_once(pos_weight, "pos_weight")
@@ -141,13 +148,13 @@ def _bce(
         and red is not None
     )
     fast = same and input_kind in ("logits", "probs") and (pw is None or input_kind == "logits")
-    if fast and (red != 1 or (weight is None and input.numel())):
+    if fast and red is not None and (red != 1 or (weight is None and input.numel())):
         # torch's meaning is losskit's: unweighted, or weighted "sum"/"none" (no denominator)
         if input_kind == "logits":
             out = torch.binary_cross_entropy_with_logits(input, target, weight, pw, red)
         else:
             w = None if weight is None else weight.expand_as(input)
-            out = torch._C._nn.binary_cross_entropy(input, target, w, red)
+            out = _torch_bce(input, target, w, red)
         return V.check_result(out, mode, (("input", input), ("target", target), ("weight", weight)))
     dtype = compute_dtype(input, target)
     x = input.to(dtype)

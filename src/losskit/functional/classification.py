@@ -24,6 +24,8 @@ over the positions of each sample, shape (N,).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from typing import cast
 
 import torch
 
@@ -35,8 +37,14 @@ __all__ = ["cross_entropy", "kl_div", "kl_divergence_loss", "nll_loss", "softmax
 
 _TORCH_REDUCTION = {"none": 0, "mean": 1, "sum": 2}
 _FAST_DTYPES = (torch.float32, torch.float64)
-_ce = torch._C._nn.cross_entropy_loss
-_nll = torch._C._nn.nll_loss_nd
+# torch's C bindings take the reduction as its enum value (_TORCH_REDUCTION), which their stubs spell as str
+_ce = cast(
+    "Callable[[torch.Tensor, torch.Tensor, torch.Tensor | None, int, int, float], torch.Tensor]",
+    torch._C._nn.cross_entropy_loss,
+)
+_nll = cast(
+    "Callable[[torch.Tensor, torch.Tensor, torch.Tensor | None, int, int], torch.Tensor]", torch._C._nn.nll_loss_nd
+)
 
 
 def _torch_class_loss(
@@ -370,11 +378,14 @@ def kl_divergence_loss(
       Kullback & Leibler, *On Information and Sufficiency*, Ann. Math. Statist. 22(1), 1951.
     """
     V.check_reduction(reduction)
-    kw = {"input_kind": input_kind, "target_kind": target_kind, "sample_weight": sample_weight, "validate": validate}
-    if reduction != "none":
-        return kl_div(input, target, reduction=reduction, num_items=num_items, **kw)
-    pointwise = kl_div(input, target, reduction="none", **kw)
-    return pointwise.sum(1) if pointwise.dim() > 1 else pointwise.sum()
+    pointwise = reduction == "none"
+    out = kl_div(
+        input, target, reduction=reduction, num_items=None if pointwise else num_items, input_kind=input_kind,
+        target_kind=target_kind, sample_weight=sample_weight, validate=validate,
+    )
+    if not pointwise:
+        return out
+    return out.sum(1) if out.dim() > 1 else out.sum()
 
 def _kl_terms(x: torch.Tensor, t: torch.Tensor, log_t: bool, total: bool, safe: bool) -> torch.Tensor:
     """KL's pointwise terms y (log y - x), or their sum; ``safe``: 0 log 0 = 0 with finite gradients."""

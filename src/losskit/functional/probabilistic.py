@@ -58,6 +58,7 @@ def _prepare(
     if isinstance(spread, (int, float)) and not isinstance(spread, bool):
         V.check_nonnegative_number(spread, name)
         spread = torch.full_like(input, float(spread))
+    spread = V.check_tensor(spread, name)  # anything else (a bool, a string) is refused by name
     unsqueeze = V.check_spread_shape(spread, input, name)
     if V.resolve(validate):
         V.check_finite(input, "input")

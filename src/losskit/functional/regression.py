@@ -93,8 +93,11 @@ def _torch_path(
     return V.check_result(op(input, target, red, *extra), mode, (("input", input), ("target", target)))
 
 
-def _expand_target(input: object, target: object) -> object:
-    """``target`` broadcast to ``input``'s shape where that adds no loss terms (else refused)."""
+def _expand_target(input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """``target`` broadcast to ``input``'s shape where that adds no loss terms (else refused).
+
+    A non-tensor argument passes through unchanged, for the loss's own checks to refuse by name.
+    """
     if (
         isinstance(input, torch.Tensor)
         and isinstance(target, torch.Tensor)

@@ -246,7 +246,7 @@ def quantile_kernel(tau: float) -> Elementwise:
 
 # ------------------------------------------------------------------ Barron's general loss
 
-def barron_rho(r: torch.Tensor, alpha: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
+def barron_rho(r: torch.Tensor, alpha: torch.Tensor, scale: torch.Tensor | float) -> torch.Tensor:
     """Barron's loss :math:`c^2 f(r/c, \\alpha)` elementwise, differentiable in ``r``, ``alpha`` and ``scale``.
 
     With :math:`\\beta = |\\alpha - 2|`, :math:`L = \\log(1 + u^2/\\beta)` and
@@ -585,6 +585,7 @@ def barron_loss(
     scale_t = _barron_param(scale, "scale", input, validate, is_scale=True)
 
     def kernel(r: torch.Tensor) -> torch.Tensor:
+        c: torch.Tensor | float
         if isinstance(scale_t, torch.Tensor):
             if V.resolve(validate):
                 V.check_scale_in_dtype(scale_t, "scale", r.dtype)

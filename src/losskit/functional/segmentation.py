@@ -143,7 +143,7 @@ def _per_sample(
 
 def _finish(
     loss: torch.Tensor,
-    denom: torch.Tensor,
+    denom: torch.Tensor | None,
     aggregate: str,
     reduction: str,
     sample_weight: torch.Tensor | None,

@@ -129,13 +129,14 @@ def _sweep(
 
     values = torch.zeros(total, dtype=cd, device=hidden.device)
     gh = gw = gb = None
+    # the smoothing's closed-form terms (None where not needed): sum_v w_v for grad_hidden, sum_i h_i for grad_weight
+    wsum = w.sum(0) if need_h and eps else None
+    hsum = torch.zeros(width, dtype=cd, device=hidden.device) if need_w and eps else None
     if need_h:
         # every row is written when every token counts; else ignored rows keep a zero gradient
         gh = _empty((total, width), cd, hidden.device) if p.rows is None else hidden.new_zeros(total, width, dtype=cd)
-        wsum = w.sum(0) if eps else None
     if need_w:
         gw = _empty((vocab, width), cd, hidden.device)  # the first chunk writes it (beta=0)
-        hsum = torch.zeros(width, dtype=cd, device=hidden.device) if eps else None
     if need_b:
         gb = torch.zeros(vocab, dtype=cd, device=hidden.device)
         rsum: float | torch.Tensor = 0.0
@@ -172,7 +173,7 @@ def _sweep(
                 h_low = h_c.index_select(0, low)
                 z_low = torch.mm(h_low, w.t()) if b is None else torch.addmm(b, h_low, w.t())
                 nll[low] = torch.logsumexp(z_low, 1) - z_y[low]
-        loss = nll if not eps else nll + eps * (z_y - z_mean)
+        loss = nll if z_mean is None else nll + eps * (z_y - z_mean)  # z_mean is None exactly when eps is 0
         if m_c is not None:
             loss = torch.where(m_c, loss, torch.zeros((), dtype=cd, device=loss.device))
         if idx is None:
@@ -185,18 +186,19 @@ def _sweep(
         # z <- factor_i * (p - (1 - eps) onehot); the uniform -eps/V term is added in closed form
         if hit:
             z.scatter_add_(1, y_c, torch.full_like(z_y, hit).unsqueeze(1))
-        if uniform:
-            alpha, r_c = float(factor), None  # type: ignore[arg-type]
-        else:
-            r_c = factor[start:stop] if idx is None else factor.index_select(0, idx)  # type: ignore[index]
+        if isinstance(factor, torch.Tensor):
+            r_c = factor[start:stop] if idx is None else factor.index_select(0, idx)
             z.mul_(r_c.unsqueeze(1))
             alpha = 1.0
+        else:
+            assert factor is not None  # grads implies a factor
+            alpha, r_c = float(factor), None
         if need_h:
             out = gh[start:stop] if idx is None else torch.empty_like(h_c)  # type: ignore[index]
             torch.mm(z, w, out=out)
             if alpha != 1.0:
                 out.mul_(alpha)
-            if eps:
+            if wsum is not None:
                 if r_c is None:
                     out.sub_(wsum, alpha=alpha * eps / vocab)
                 else:
@@ -208,7 +210,7 @@ def _sweep(
                 torch.addmm(gw, z.t(), h_c, beta=0.0, alpha=alpha, out=gw)  # type: ignore[arg-type]
             else:
                 gw.addmm_(z.t(), h_c, alpha=alpha)  # type: ignore[union-attr]
-            if eps:
+            if hsum is not None:
                 if r_c is None:
                     hsum.add_(h_c.sum(0), alpha=alpha)
                 else:
@@ -253,7 +255,7 @@ class _Reduced(torch.autograd.Function):
     """Mean or sum: gradients computed during forward, backward only scales them."""
 
     @staticmethod
-    def forward(ctx, hidden, weight, bias, p: _Problem):  # type: ignore[override]
+    def forward(ctx, hidden, weight, bias, p: _Problem):
         need = tuple(ctx.needs_input_grad[:3])
         values, gh, gw, gb = _sweep(p, hidden, weight, bias, p.factor, need)
         ctx.p = p
@@ -264,7 +266,7 @@ class _Reduced(torch.autograd.Function):
 
     @staticmethod
     @once_differentiable
-    def backward(ctx, grad_output):  # type: ignore[override]
+    def backward(ctx, grad_output):
         grads, ctx.grads = ctx.grads, None
         if grads is None:  # a second backward through a retained graph: recompute
             hidden, weight, bias = ctx.saved_tensors
@@ -283,7 +285,7 @@ class _PerToken(torch.autograd.Function):
     """Per-token losses; backward recomputes the chunks with each token's grad_output."""
 
     @staticmethod
-    def forward(ctx, hidden, weight, bias, p: _Problem):  # type: ignore[override]
+    def forward(ctx, hidden, weight, bias, p: _Problem):
         values, *_ = _sweep(p, hidden, weight, bias, None, (False, False, False))
         ctx.p = p
         ctx.save_for_backward(hidden, weight, bias)
@@ -291,7 +293,7 @@ class _PerToken(torch.autograd.Function):
 
     @staticmethod
     @once_differentiable
-    def backward(ctx, grad_output):  # type: ignore[override]
+    def backward(ctx, grad_output):
         hidden, weight, bias = ctx.saved_tensors
         factor = grad_output.to(ctx.p.dtype).contiguous()
         if ctx.p.mask is not None:  # an ignored token's loss is the constant 0
