@@ -100,7 +100,7 @@ class FunctionalLoss(nn.Module):
     at construction. torch's deprecated ``size_average``/``reduce`` become
     ``reduction`` with torch's warning. A torch-named module also derives from
     torch's ``_Loss``/``_WeightedLoss``, with the same buffer names
-    (``weight``, ``pos_weight``), so ``state_dict``s load across.
+    (``weight``, ``pos_weight``), so ``state_dict`` checkpoints load across.
     """
 
     function: ClassVar[Callable[..., torch.Tensor]]

@@ -364,8 +364,8 @@ def kl_divergence_loss(
 
     .. math::
 
-        \\ell_i = \\sum_c y_{ic} \\log \frac{y_{ic}}{\\hat p_{ic}}, \\qquad
-        \\hat p = \\operatorname{softmax}(\text{input}), \\quad 0 \\log 0 = 0
+        \\ell_i = \\sum_c y_{ic} \\log \\frac{y_{ic}}{\\hat p_{ic}}, \\qquad
+        \\hat p = \\operatorname{softmax}(\\text{input}), \\quad 0 \\log 0 = 0
 
     The registry's ``kl_div``: like every classification loss there, it takes
     logits by default and its ``"none"`` gives one value per position, shape
