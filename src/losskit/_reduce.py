@@ -33,6 +33,7 @@ import math
 import torch
 
 from . import _validate as V
+from ._types import Validate
 from ._validate import check_reduction, check_sample_weight
 
 __all__ = ["divide_or_zero", "reduce_loss", "scalar_denominator"]
@@ -49,7 +50,7 @@ def divide_or_zero(num: float, den: float) -> float:
     return num / den if den != 0 else 0.0
 
 
-def scalar_denominator(num_items: object, count: int, *, validate: bool | None = None) -> float | None:
+def scalar_denominator(num_items: object, count: int, *, validate: Validate = None) -> float | None:
     """The mean's denominator as a Python float, for the fused paths; None where it must stay a tensor.
 
     ``count`` is the number of items when ``num_items`` is None. A number is
@@ -77,7 +78,7 @@ def reduce_loss(
     denom: torch.Tensor | None = None,
     sample_weight: torch.Tensor | None = None,
     num_items: int | float | torch.Tensor | None = None,
-    validate: bool | None = None,
+    validate: Validate = None,
 ) -> torch.Tensor:
     """Reduce weighted per-position losses.
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Literal, get_args
 
-__all__ = ["InputKind", "Reduction", "TargetKind", "Task"]
+__all__ = ["InputKind", "Reduction", "TargetKind", "Task", "Validate"]
 
 Reduction = Literal["mean", "sum", "none", "per_sample"]
 """How a loss reduces: the mean over items, their sum, every element, or one value per sample."""
@@ -24,6 +24,9 @@ TargetKind = Literal["probs", "log_probs"]
 Task = Literal["regression", "classification", "multilabel", "segmentation", "metric_learning", "ranking",
                "probabilistic_regression"]
 """A registry task: the kind of prediction a loss trains."""
+
+Validate = bool | Literal["strict"] | None
+"""A call's value-check level: ``True``, ``False``, ``"strict"`` or ``None`` (the global level)."""
 
 REDUCTIONS: tuple[str, ...] = get_args(Reduction)
 INPUT_KINDS: tuple[str, ...] = get_args(InputKind)

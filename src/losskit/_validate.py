@@ -11,6 +11,18 @@ Two kinds of checks live here:
   aside by themselves inside ``torch.compile`` and under functorch transforms
   (``torch.func.vmap``, ``grad``, ``jvp``), which cannot branch on values.
 
+**Two levels.** ``validate=True`` (the default, through ``validate=None``)
+runs the checks that cost nothing on a clean call, and, under torch's names
+with torch's arguments, refuses nothing torch computes except a non-finite
+result (whose inputs it then diagnoses). ``validate="strict"`` (per call, or
+``set_validation("strict")``) adds the checks that need a pass over the data
+where torch's own meaning does not require them: rows of probabilities or
+log-probabilities that must sum to 1 (``nll_loss``'s input, a soft
+cross-entropy or KL target), class and element weights that must be >= 0,
+margin labels that must be -1 or 1. losskit's own options that declare an
+input a distribution (``input_kind="probs"``, ``"log_probs"``, the registry's
+losses) run those checks at the default level too.
+
 **Riding on the result.** The cheapest value check is the loss itself: a
 loss is non-finite whenever an input that reaches it is, so a loss computes
 its result first and hands it to :func:`check_result`, which looks at the
@@ -68,6 +80,8 @@ __all__ = [
     "validation",
 ]
 
+Validate = bool | str | None  # True, False, "strict" or None (the global level); _types.Validate spells it
+
 SYNC_POLICIES = ("auto", "never", "always")
 # Rows of probabilities must sum to 1 within this tolerance (after upcasting
 # to float32 at least), or within the rounding error of their dtype if that is
@@ -80,24 +94,39 @@ SYNC = 1  # verdicts read on the host; a failure raises LossInputError
 ASYNC = 2  # verdicts stay on the device: torch._assert_async
 
 _enabled = True
+_strict = False
 _policy = "auto"
 
 
-def set_validation(enabled: bool) -> None:
-    """Switch value checks on or off for every loss call that passes ``validate=None``."""
-    global _enabled
-    _enabled = check_bool(enabled, "enabled")
+def set_validation(enabled: bool | str) -> None:
+    """Set the value-check level of every loss call that passes ``validate=None``.
+
+    ``True`` (the default level), ``False`` (no value checks) or ``"strict"``
+    (the default checks plus the distribution and sign checks; see the module docs).
+    """
+    global _enabled, _strict
+    if enabled == "strict" and isinstance(enabled, str):
+        _enabled, _strict = True, True
+        return
+    if isinstance(enabled, str):
+        raise LossInputError(f"enabled must be True, False or 'strict', got {enabled!r}.")
+    _enabled, _strict = check_bool(enabled, "enabled"), False
 
 
 def is_validation_enabled() -> bool:
-    """Whether value checks run for calls that pass ``validate=None``."""
+    """Whether value checks run for calls that pass ``validate=None`` (True at the strict level too)."""
     return _enabled
 
 
+def get_validation() -> bool | str:
+    """The global value-check level: ``True``, ``False`` or ``"strict"``."""
+    return "strict" if _strict else _enabled
+
+
 @contextlib.contextmanager
-def validation(enabled: bool) -> Iterator[None]:
-    """Context manager that sets the global validation switch and restores it on exit."""
-    previous = _enabled
+def validation(enabled: bool | str) -> Iterator[None]:
+    """Context manager that sets the global validation level and restores it on exit."""
+    previous = get_validation()
     set_validation(enabled)
     try:
         yield
@@ -140,14 +169,16 @@ def check_bool(value: object, name: str) -> bool:
     raise LossInputError(f"{name} must be True or False, got {value!r}.")
 
 
-def check_validate(validate: object) -> bool | None:
-    """The per-call ``validate`` option: ``None`` (the global switch), ``True`` or ``False``."""
+def check_validate(validate: object) -> bool | str | None:
+    """The per-call ``validate`` option: ``None`` (the global level), ``True``, ``False`` or ``"strict"``."""
     if validate is None or validate is True or validate is False:
         return validate
+    if isinstance(validate, str) and validate == "strict":
+        return "strict"
     if type(validate).__name__ == "bool_" and type(validate).__module__ == "numpy":
         return bool(validate)
     raise LossInputError(
-        f"validate must be True, False or None (the global switch), got {validate!r}; "
+        f"validate must be True, False, 'strict' or None (the global level), got {validate!r}; "
         f"a string such as 'no' is not a bool."
     )
 
@@ -160,7 +191,7 @@ def _is_compiling() -> bool:
     return torch.compiler.is_compiling()
 
 
-def resolve(validate: bool | None) -> bool:
+def resolve(validate: Validate) -> bool:
     """The effective value-check switch for one call.
 
     ``None`` follows :func:`set_validation`; value checks step aside inside
@@ -174,7 +205,14 @@ def resolve(validate: bool | None) -> bool:
         return False
     if validate is None:
         return _enabled and not torch.compiler.is_compiling()
-    return validate
+    return bool(validate)
+
+
+def strict(validate: Validate) -> bool:
+    """Whether this call runs the strict checks: ``validate="strict"``, or ``None`` at the strict global level."""
+    if validate is False or not resolve(validate):
+        return False
+    return validate == "strict" or (validate is None and _strict)
 
 
 def host_read_allowed(t: torch.Tensor) -> bool:
@@ -184,7 +222,7 @@ def host_read_allowed(t: torch.Tensor) -> bool:
     return _policy == "always"
 
 
-def value_mode(validate: bool | None, like: torch.Tensor) -> int:
+def value_mode(validate: Validate, like: torch.Tensor) -> int:
     """The value-check mode of one call on tensors on ``like``'s device: OFF, SYNC or ASYNC."""
     if not resolve(validate):
         return OFF
@@ -800,23 +838,28 @@ def check_classification_values(
     num_classes: int,
     ignore_index: int,
     weight: torch.Tensor | None,
+    distributions: bool = True,
 ) -> None:
-    """Value checks of a classification pair (run when :func:`resolve` says so)."""
-    if input_kind == "logits":
-        check_finite(input, "input")
-    elif input_kind == "log_probs":
-        check_finite(input, "input", allow_neg_inf=True)
-        check_probabilities(input, "input", log=True)
-    else:
-        check_finite(input, "input")
-        check_probabilities(input, "input")
+    """Value checks of a classification pair (run when :func:`resolve` says so).
+
+    ``distributions=False`` (torch's names at the default level) checks only
+    finiteness and class indices: not that rows of probabilities or
+    log-probabilities sum to 1, nor the weights' signs.
+    """
+    check_finite(input, "input", allow_neg_inf=input_kind == "log_probs")
+    if distributions and input_kind != "logits":
+        check_probabilities(input, "input", log=input_kind == "log_probs")
     if is_index:
         check_class_indices(target, num_classes, ignore_index)
     else:
         log_t = target_kind == "log_probs"
         check_finite(target, "target", allow_neg_inf=log_t)
-        check_probabilities(target, "target", log=log_t)
-    check_weight_values(weight)
+        if distributions:
+            check_probabilities(target, "target", log=log_t)
+    if distributions:
+        check_weight_values(weight)
+    elif weight is not None:
+        check_finite(weight, "weight")
 
 
 # ---------------------------------------------------------------- fused linear + cross-entropy

@@ -53,7 +53,7 @@ from torch.autograd.function import once_differentiable
 
 from . import _validate as V
 from ._reduce import reduce_loss
-from ._types import Reduction
+from ._types import Reduction, Validate
 from .functional._prep import Number, compute_dtype
 
 if TYPE_CHECKING:
@@ -153,7 +153,7 @@ def _local_count(
     ignore_index: int,
     weight: torch.Tensor | None,
     class_dim: int | None,
-    validate: bool | None,
+    validate: Validate,
     name: str,
 ) -> torch.Tensor:
     dtype = _count_dtype(t.device)
@@ -185,7 +185,7 @@ def mean_divisor(
     weight: torch.Tensor | None = None,
     class_dim: int | None = None,
     group: ProcessGroup | None = None,
-    validate: bool | None = None,
+    validate: Validate = None,
 ) -> torch.Tensor:
     """The ``num_items=`` that makes every step's gradient the exact global mean.
 
@@ -350,7 +350,7 @@ def vocab_parallel_cross_entropy(
     reduction: Reduction = "mean",
     sample_weight: torch.Tensor | None = None,
     num_items: Number | None = None,
-    validate: bool | None = None,
+    validate: Validate = None,
 ) -> torch.Tensor:
     """Cross-entropy of logits whose classes are split across the ranks of ``group``.
 

@@ -16,6 +16,7 @@ import torch.nn.functional as F
 
 from .. import _validate as V
 from .._reduce import reduce_loss
+from .._types import Validate
 from .fused.elementwise import fused_elementwise_loss
 
 Number = int | float | torch.Tensor
@@ -39,7 +40,7 @@ def prepare_regression(
     target: torch.Tensor,
     *,
     weight: torch.Tensor | None,
-    validate: bool | None,
+    validate: Validate,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
     """Check a regression pair and return (input, target, weight) in the compute dtype."""
     V.check_float(input, "input")
@@ -64,7 +65,7 @@ def elementwise_loss(
     weight: torch.Tensor | None,
     sample_weight: torch.Tensor | None,
     num_items: Number | None,
-    validate: bool | None,
+    validate: Validate,
     fused: tuple[str, float] | None = None,
 ) -> torch.Tensor:
     """Apply ``kernel`` to the residual ``input - target`` and reduce.
@@ -118,7 +119,7 @@ class ClassBatch:
     log_probs_target: torch.Tensor | None
     class_weight: torch.Tensor | None
     unbatched: bool
-    validate: bool | None = None
+    validate: Validate = None
 
     @property
     def num_classes(self) -> int:
@@ -227,13 +228,18 @@ def prepare_classification(
     target_kind: str = "probs",
     allow_index: bool = True,
     allow_probs: bool = True,
-    validate: bool | None = None,
+    validate: Validate = None,
+    torch_meaning: bool = False,
 ) -> ClassBatch:
     """Check a classification pair and normalise it into a :class:`ClassBatch`.
 
     ``input`` is (N, C, d1, ...) or unbatched (C,); ``target`` is class
     indices (N, d1, ...) of an integer dtype, or probabilities shaped like
     ``input`` (``target_kind`` says whether they are log-probabilities).
+    ``torch_meaning``: the call is a torch name with torch's arguments, so
+    at the default level only what makes the loss undefined is refused
+    (non-finite values, class indices out of range); the distribution and
+    weight-sign checks run at the strict level (see :mod:`losskit._validate`).
     """
     is_index, label_smoothing, ignore_index = V.check_classification_pair(
         input, target, input_kind=input_kind, target_kind=target_kind, label_smoothing=label_smoothing,
@@ -249,6 +255,7 @@ def prepare_classification(
         V.check_classification_values(
             input, target, input_kind=input_kind, target_kind=target_kind, is_index=is_index,
             num_classes=num_classes, ignore_index=ignore_index, weight=weight,
+            distributions=not torch_meaning or V.strict(validate),
         )
 
     dtype = compute_dtype(input) if is_index else compute_dtype(input, target)

@@ -32,6 +32,7 @@ import torch.nn.functional as F
 
 from .. import _validate as V
 from .._reduce import reduce_loss
+from .._types import Validate
 from ._prep import Number, compute_dtype
 
 __all__ = ["binary_cross_entropy", "binary_cross_entropy_with_logits", "binary_focal_loss"]
@@ -64,7 +65,7 @@ def _prepare_binary(
     *,
     input_kind: str,
     weight: torch.Tensor | None,
-    validate: bool | None,
+    validate: Validate,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor | None]:
     """Check a multi-label pair; return (log p, log(1 - p), target, weight) in the compute dtype."""
     V.check_float(input, "input")
@@ -96,7 +97,7 @@ _torch_bce = cast(
 )
 
 
-def _pos_weight_tensor(pos_weight: float | torch.Tensor, input: torch.Tensor, mode: int) -> torch.Tensor:
+def _pos_weight_tensor(pos_weight: float | torch.Tensor, input: torch.Tensor, strict: bool) -> torch.Tensor:
     """``pos_weight`` as a tensor that broadcasts against ``input`` as in torch (from the right, so a
     (C,) pos_weight weighs the labels along the last dim), never enlarging the loss."""
     if not isinstance(pos_weight, torch.Tensor):
@@ -104,7 +105,7 @@ def _pos_weight_tensor(pos_weight: float | torch.Tensor, input: torch.Tensor, mo
         checked = V.check_within_dtype_max(value, "pos_weight", input.dtype)
         return torch.tensor(checked, dtype=input.dtype, device=input.device)
     V.check_broadcast_weight(pos_weight, input, "pos_weight")
-    if mode:
+    if strict:
         V.check_weight_values_once(pos_weight, "pos_weight")
         V.check_within_dtype_max(pos_weight, "pos_weight", input.dtype)
     return pos_weight
@@ -119,7 +120,7 @@ def _bce(
     input_kind: str,
     sample_weight: torch.Tensor | None,
     num_items: Number | None,
-    validate: bool | None,
+    validate: Validate,
 ) -> torch.Tensor:
     """Binary cross-entropy for every input kind; torch's fused op where its meaning is losskit's."""
     V.check_float(input, "input")
@@ -131,13 +132,17 @@ def _bce(
     if red is None:
         V.check_reduction(reduction)
     mode = V.value_mode(validate, input)
-    if mode:
+    # torch's meaning takes any finite target and weight (torch's kernel refuses probabilities outside
+    # [0, 1] itself); the strict level, and losskit's log-probability input, check the ranges up front
+    strict = bool(mode) and V.strict(validate)
+    if strict:
         V.check_unit_interval(target, "target")
         V.check_weight_values_once(weight)
+    if mode and (strict or input_kind == "log_probs"):
         if input_kind != "logits":
             V.check_finite(input, "input", allow_neg_inf=input_kind == "log_probs")
             V.check_unit_interval(input, "input", log=input_kind == "log_probs")
-    pw = None if pos_weight is None else _pos_weight_tensor(pos_weight, input, mode)
+    pw = None if pos_weight is None else _pos_weight_tensor(pos_weight, input, strict)
     same = (
         input.dtype in _FAST_DTYPES
         and target.dtype == input.dtype
@@ -154,7 +159,12 @@ def _bce(
             out = torch.binary_cross_entropy_with_logits(input, target, weight, pw, red)
         else:
             w = None if weight is None else weight.expand_as(input)
-            out = _torch_bce(input, target, w, red)
+            try:
+                out = _torch_bce(input, target, w, red)
+            except RuntimeError:  # torch refuses a probability outside [0, 1] (or NaN): name it as losskit does
+                V.check_finite(input, "input")
+                V.check_unit_interval(input, "input")
+                raise
         return V.check_result(out, mode, (("input", input), ("target", target), ("weight", weight)))
     dtype = compute_dtype(input, target)
     x = input.to(dtype)
@@ -187,7 +197,7 @@ def binary_cross_entropy(
     pos_weight: float | torch.Tensor | None = None,
     sample_weight: torch.Tensor | None = None,
     num_items: Number | None = None,
-    validate: bool | None = None,
+    validate: Validate = None,
 ) -> torch.Tensor:
     """Binary cross-entropy of independent labels, on **probabilities** as in torch.
 
@@ -230,7 +240,7 @@ def binary_cross_entropy_with_logits(
     input_kind: str = "logits",
     sample_weight: torch.Tensor | None = None,
     num_items: Number | None = None,
-    validate: bool | None = None,
+    validate: Validate = None,
 ) -> torch.Tensor:
     """Binary cross-entropy of independent labels, on logits.
 
@@ -298,7 +308,7 @@ def binary_focal_loss(
     weight: torch.Tensor | None = None,
     sample_weight: torch.Tensor | None = None,
     num_items: Number | None = None,
-    validate: bool | None = None,
+    validate: Validate = None,
 ) -> torch.Tensor:
     """Sigmoid focal loss of independent labels, as used for dense detection.
 

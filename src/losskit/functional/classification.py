@@ -31,6 +31,7 @@ import torch
 
 from .. import _validate as V
 from .._reduce import reduce_loss
+from .._types import Validate
 from ._prep import Number, class_view, compute_dtype, prepare_classification
 
 __all__ = ["cross_entropy", "kl_div", "kl_divergence_loss", "nll_loss", "softmax_mae_loss"]
@@ -54,16 +55,17 @@ def _torch_class_loss(
     ignore_index: int,
     reduction: str,
     label_smoothing: float,
-    validate: bool | None,
+    validate: Validate,
     log_input: bool,
 ) -> torch.Tensor | None:
     """torch's fused cross-entropy / NLL where its meaning is losskit's, else None (the composed path runs).
 
     Structural checks read metadata only. Value checks ride on the result:
-    torch itself refuses a class index out of range, a weight's sign is
-    checked once per weight tensor, and a non-finite loss (bad inputs, or a
-    mean over zero items, where losskit's answer is 0) hands the call to the
-    composed path, which diagnoses it. Probability targets are checked as usual.
+    torch itself refuses a class index out of range, and a non-finite loss
+    (bad inputs, or a mean over zero items, where losskit's answer is 0)
+    hands the call to the composed path, which diagnoses it. At the strict
+    level a weight's sign is checked once per weight tensor, and probability
+    targets must sum to 1.
     """
     red = _TORCH_REDUCTION.get(reduction)
     if red is None or not isinstance(input, torch.Tensor) or not isinstance(target, torch.Tensor):
@@ -80,6 +82,7 @@ def _torch_class_loss(
     ):
         return None
     mode = V.value_mode(validate, input)
+    strict = bool(mode) and V.strict(validate)
     if target.dtype == torch.int64:
         expected = input.shape[:1] + input.shape[2:] if input.dim() > 1 else torch.Size()
         if target.shape != expected:
@@ -87,12 +90,12 @@ def _torch_class_loss(
     elif target.dtype == input.dtype and not log_input:
         if weight is not None or ignore_index != -100 or target.shape != input.shape:
             return None  # weighted probability targets: losskit's mean divides by sum(w y), torch's by N
-        if mode:
+        if strict:  # torch's soft targets need not sum to 1; the strict level checks that they do
             V.check_finite(target, "target")
             V.check_probabilities(target, "target", dim=1 if input.dim() > 1 else 0)
     else:
         return None
-    if mode:
+    if strict:
         V.check_weight_values_once(weight)
     try:
         if log_input:
@@ -123,7 +126,7 @@ def cross_entropy(
     input_kind: str = "logits",
     sample_weight: torch.Tensor | None = None,
     num_items: Number | None = None,
-    validate: bool | None = None,
+    validate: Validate = None,
 ) -> torch.Tensor:
     """Cross-entropy between the target distribution and the predicted one.
 
@@ -165,7 +168,7 @@ def cross_entropy(
             return out
     return _cross_entropy(
         input, target, weight, ignore_index, reduction, label_smoothing, input_kind, sample_weight, num_items,
-        validate,
+        validate, torch_meaning=input_kind == "logits",
     )
 
 
@@ -179,13 +182,15 @@ def _cross_entropy(
     input_kind: str,
     sample_weight: torch.Tensor | None,
     num_items: Number | None,
-    validate: bool | None,
+    validate: Validate,
     allow_probs: bool = True,
+    torch_meaning: bool = False,
 ) -> torch.Tensor:
-    """The composed cross-entropy: every option, losskit's reduction rule."""
+    """The composed cross-entropy: every option, losskit's reduction rule (``torch_meaning``: see
+    :func:`~losskit.functional._prep.prepare_classification`)."""
     b = prepare_classification(
         input, target, input_kind=input_kind, weight=weight, ignore_index=ignore_index,
-        label_smoothing=label_smoothing, allow_probs=allow_probs, validate=validate,
+        label_smoothing=label_smoothing, allow_probs=allow_probs, validate=validate, torch_meaning=torch_meaning,
     )
     if b.index is not None:
         nll = -b.target_log_p()
@@ -203,8 +208,10 @@ def _cross_entropy(
         if b.class_weight is not None:
             y = y * class_view(b.class_weight, b.log_p.dim())
         # 0 * log 0 = 0: a class with zero target mass contributes nothing even where
-        # log p = -inf (input_kind="log_probs" accepts -inf), with a finite gradient.
-        log_p = torch.where(y > 0, b.log_p, torch.zeros_like(b.log_p))
+        # log p = -inf (input_kind="log_probs" accepts -inf), with a finite gradient; only there is
+        # log p replaced, so d loss / d y = -log p stays exact at y = 0. Any other target value
+        # counts as given (torch's soft targets need not lie in [0, 1]).
+        log_p = torch.where((y != 0) | (b.log_p > -torch.inf), b.log_p, torch.zeros_like(b.log_p))
         values = -(y * log_p).sum(1)
     # class weights are already inside ``values``; the denominator still needs them
     return b.reduce(values, reduction, sample_weight=sample_weight, num_items=num_items, preweighted=True)
@@ -221,7 +228,7 @@ def nll_loss(
     *,
     sample_weight: torch.Tensor | None = None,
     num_items: Number | None = None,
-    validate: bool | None = None,
+    validate: Validate = None,
 ) -> torch.Tensor:
     """Negative log-likelihood of class indices, on log-probabilities.
 
@@ -232,8 +239,10 @@ def nll_loss(
     ``input`` holds log-probabilities (e.g. ``log_softmax``), as in torch:
     ``nll_loss(log_softmax(x, 1), y)`` is ``cross_entropy(x, y)``. Equals
     :func:`torch.nn.functional.nll_loss` (parameters in torch's order); a
-    mean over zero items is 0, and with value checks on, rows of ``input``
-    must be log-probabilities (their exponentials sum to 1).
+    mean over zero items is 0. Like torch it takes any finite ``input`` (it
+    picks and negates); ``validate="strict"`` checks that each row is a
+    log-probability distribution, which catches logits passed by mistake
+    (use :func:`cross_entropy` for those).
 
     Args:
       input: log-probabilities (N, C, d1, ...) or unbatched (C,).
@@ -246,13 +255,13 @@ def nll_loss(
     """
     if size_average is not None or reduce is not None:
         reduction = V.legacy_reduction(size_average, reduce, reduction)
-    if sample_weight is None and num_items is None and not V.resolve(validate):
+    if sample_weight is None and num_items is None and not V.strict(validate):
         out = _torch_class_loss(input, target, weight, ignore_index, reduction, 0.0, validate, True)
         if out is not None:
             return out
     return _cross_entropy(
         input, target, weight, ignore_index, reduction, 0.0, "log_probs", sample_weight, num_items, validate,
-        allow_probs=False,
+        allow_probs=False, torch_meaning=True,
     )
 
 
@@ -271,7 +280,7 @@ def kl_div(
     target_kind: str = "probs",
     sample_weight: torch.Tensor | None = None,
     num_items: Number | None = None,
-    validate: bool | None = None,
+    validate: Validate = None,
 ) -> torch.Tensor:
     """Kullback–Leibler divergence KL(target ‖ prediction), pointwise as in torch.
 
@@ -317,7 +326,9 @@ def kl_div(
     log_t = target_kind == "log_probs"
     mode = V.value_mode(validate, input)
     dim = 1 if input.dim() > 1 else 0
-    if mode and input.dim():
+    # torch's kl_div is pointwise for any target and log-input: their rows are checked at the strict
+    # level, or by default where a losskit option (input_kind="logits" or "probs") declares the kinds
+    if mode and input.dim() and (input_kind != "log_probs" or V.strict(validate)):
         V.check_finite(target, "target", allow_neg_inf=log_t)
         V.check_probabilities(target, "target", dim=dim, log=log_t)
         if input_kind != "logits":
@@ -345,7 +356,10 @@ def kl_div(
         total = out.detach()
         if not math.isfinite((total.sum() if total.dim() else total).item()):
             out = _kl_reduce(x, t, log_t, reduction, count, sample_weight, num_items, safe=True)
-    return V.check_result(out, mode, (("input", input, input_kind == "log_probs"), ("target", target, log_t)))
+    return V.check_result(
+        out, mode, (("input", input, input_kind == "log_probs"), ("target", target, log_t)),
+        diagnose=None if log_t else lambda: V.check_nonnegative_values(target, "target", "probabilities"),
+    )
 
 
 
@@ -358,7 +372,7 @@ def kl_divergence_loss(
     reduction: str = "mean",
     sample_weight: torch.Tensor | None = None,
     num_items: Number | None = None,
-    validate: bool | None = None,
+    validate: Validate = None,
 ) -> torch.Tensor:
     """KL divergence KL(target ‖ softmax(input)) per position: losskit's form of :func:`kl_div`.
 
@@ -391,14 +405,15 @@ def _kl_terms(x: torch.Tensor, t: torch.Tensor, log_t: bool, total: bool, safe: 
     """KL's pointwise terms y (log y - x), or their sum; ``safe``: 0 log 0 = 0 with finite gradients."""
     if not safe:
         return torch.kl_div(x, t, 2 if total else 0, log_target=log_t)
+    # only an exact zero probability (a log-target of -inf) is masked: NaN, or a negative probability
+    # (whose log is NaN), reaches the result, which check_result then diagnoses
+    zero = t == -torch.inf if log_t else t == 0
     if log_t:
-        finite = t > -torch.inf
-        log_y = torch.where(finite, t, torch.zeros_like(t))
-        terms = torch.where(finite, log_y.exp() * (log_y - x), torch.zeros_like(x))
+        log_y = torch.where(zero, torch.zeros_like(t), t)
+        terms = torch.where(zero, torch.zeros_like(x), log_y.exp() * (log_y - x))
     else:
-        positive = t > 0
-        log_y = torch.log(torch.where(positive, t, torch.ones_like(t)))
-        terms = torch.where(positive, t * (log_y - x), torch.zeros_like(x))
+        log_y = torch.log(torch.where(zero, torch.ones_like(t), t))
+        terms = torch.where(zero, torch.zeros_like(x), t * (log_y - x))
     return terms.sum() if total else terms
 
 
@@ -446,7 +461,7 @@ def softmax_mae_loss(
     reduction: str = "mean",
     sample_weight: torch.Tensor | None = None,
     num_items: Number | None = None,
-    validate: bool | None = None,
+    validate: Validate = None,
 ) -> torch.Tensor:
     """Mean absolute error between the target distribution and the predicted probabilities.
 

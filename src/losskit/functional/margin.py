@@ -18,6 +18,7 @@ import torch.nn.functional as F
 
 from .. import _validate as V
 from .._reduce import reduce_loss
+from .._types import Validate
 from ._prep import Number, compute_dtype
 
 __all__ = [
@@ -33,7 +34,7 @@ __all__ = [
 
 
 def _signed_pair(
-    input: torch.Tensor, target: torch.Tensor, validate: bool | None, *, input_name: str = "input"
+    input: torch.Tensor, target: torch.Tensor, validate: Validate, *, input_name: str = "input"
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Check scores against same-shaped labels in {-1, 1}; return them in the compute dtype."""
     V.check_float(input, input_name)
@@ -47,7 +48,7 @@ def _signed_pair(
 
 
 def _class_scores(
-    input: torch.Tensor, target: torch.Tensor, validate: bool | None
+    input: torch.Tensor, target: torch.Tensor, validate: Validate
 ) -> tuple[torch.Tensor, torch.Tensor, bool]:
     """(N, C, d1, ...) or unbatched (C,) scores with class-index targets; returns (scores, index, unbatched)."""
     V.check_float(input, "input")
@@ -100,7 +101,7 @@ def margin_ranking_loss(
     *,
     sample_weight: torch.Tensor | None = None,
     num_items: Number | None = None,
-    validate: bool | None = None,
+    validate: Validate = None,
 ) -> torch.Tensor:
     """Pairwise ranking hinge: ``input1`` should score above ``input2`` where ``target`` is 1 (torch's).
 
@@ -133,7 +134,7 @@ def hinge_embedding_loss(
     *,
     sample_weight: torch.Tensor | None = None,
     num_items: Number | None = None,
-    validate: bool | None = None,
+    validate: Validate = None,
 ) -> torch.Tensor:
     """Hinge embedding loss on distances: small for similar pairs (y = 1), beyond ``margin`` for others (torch's).
 
@@ -165,7 +166,7 @@ def soft_margin_loss(
     *,
     sample_weight: torch.Tensor | None = None,
     num_items: Number | None = None,
-    validate: bool | None = None,
+    validate: Validate = None,
 ) -> torch.Tensor:
     """Two-class logistic loss with labels in {-1, 1} (torch's ``soft_margin_loss``).
 
@@ -196,7 +197,7 @@ def multi_margin_loss(
     *,
     sample_weight: torch.Tensor | None = None,
     num_items: Number | None = None,
-    validate: bool | None = None,
+    validate: Validate = None,
 ) -> torch.Tensor:
     """Multi-class hinge of Weston & Watkins (torch's ``multi_margin_loss``), summed over the wrong classes.
 
@@ -241,7 +242,7 @@ def multilabel_margin_loss(
     *,
     sample_weight: torch.Tensor | None = None,
     num_items: Number | None = None,
-    validate: bool | None = None,
+    validate: Validate = None,
 ) -> torch.Tensor:
     """Multi-label hinge: every target class should outscore every other class by 1 (torch's).
 
@@ -289,7 +290,7 @@ def multilabel_soft_margin_loss(
     *,
     sample_weight: torch.Tensor | None = None,
     num_items: Number | None = None,
-    validate: bool | None = None,
+    validate: Validate = None,
 ) -> torch.Tensor:
     """Multi-label one-vs-all logistic loss, averaged over the classes (torch's ``multilabel_soft_margin_loss``).
 
@@ -329,7 +330,7 @@ def multilabel_soft_margin_loss(
 
 
 def _hinge_margins(
-    input: torch.Tensor, target: torch.Tensor, validate: bool | None
+    input: torch.Tensor, target: torch.Tensor, validate: Validate
 ) -> tuple[torch.Tensor, bool]:
     """The margins 1 - y x (binary, labels in {-1, 1}) or 1 + max_{j != y} x_j - x_y (class indices),
     and whether the input was unbatched."""
@@ -351,7 +352,7 @@ def hinge_loss(
     reduction: str = "mean",
     sample_weight: torch.Tensor | None = None,
     num_items: Number | None = None,
-    validate: bool | None = None,
+    validate: Validate = None,
 ) -> torch.Tensor:
     """Hinge loss: binary with labels in {-1, 1}, or multi-class (Crammer–Singer) with class indices.
 
@@ -382,7 +383,7 @@ def squared_hinge_loss(
     reduction: str = "mean",
     sample_weight: torch.Tensor | None = None,
     num_items: Number | None = None,
-    validate: bool | None = None,
+    validate: Validate = None,
 ) -> torch.Tensor:
     """Squared hinge: :func:`hinge_loss` squared, differentiable at the margin (Keras's ``SquaredHinge``).
 

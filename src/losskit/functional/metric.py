@@ -24,6 +24,7 @@ import torch.nn.functional as F
 
 from .. import _validate as V
 from .._reduce import reduce_loss
+from .._types import Validate
 from ._prep import Number, compute_dtype
 
 __all__ = ["cosine_embedding_loss", "info_nce_loss", "nt_xent_loss", "supcon_loss", "triplet_margin_loss"]
@@ -33,7 +34,7 @@ _COSINE_EPS = 1e-12
 
 
 def _similarities(
-    embeddings: torch.Tensor, labels: torch.Tensor, temperature: float, validate: bool | None
+    embeddings: torch.Tensor, labels: torch.Tensor, temperature: float, validate: Validate
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Cosine similarities over the temperature (N, N), the positive mask and the mask of the other samples."""
     V.check_embeddings(embeddings, labels)
@@ -80,7 +81,7 @@ def info_nce_loss(
     reduction: str = "mean",
     sample_weight: torch.Tensor | None = None,
     num_items: Number | None = None,
-    validate: bool | None = None,
+    validate: Validate = None,
 ) -> torch.Tensor:
     """InfoNCE / NT-Xent: each positive against the anchor's negatives, with cosine similarity (SimCLR).
 
@@ -119,7 +120,7 @@ def supcon_loss(
     reduction: str = "mean",
     sample_weight: torch.Tensor | None = None,
     num_items: Number | None = None,
-    validate: bool | None = None,
+    validate: Validate = None,
 ) -> torch.Tensor:
     """Supervised contrastive loss (SupCon, :math:`\\mathcal L^{sup}_{out}`): every positive against all others.
 
@@ -164,7 +165,7 @@ def triplet_margin_loss(
     *,
     sample_weight: torch.Tensor | None = None,
     num_items: Number | None = None,
-    validate: bool | None = None,
+    validate: Validate = None,
 ) -> torch.Tensor:
     """Triplet margin loss: the anchor nearer its positive than its negative by ``margin`` (torch's).
 
@@ -208,7 +209,7 @@ def cosine_embedding_loss(
     *,
     sample_weight: torch.Tensor | None = None,
     num_items: Number | None = None,
-    validate: bool | None = None,
+    validate: Validate = None,
 ) -> torch.Tensor:
     """Cosine embedding loss: similar pairs (y = 1) aligned, dissimilar ones (y = -1) below ``margin`` (torch's).
 

@@ -30,7 +30,7 @@ from collections.abc import Callable
 import torch
 
 from .. import _validate as V
-from .._types import InputKind, Reduction
+from .._types import InputKind, Reduction, Validate
 from ._prep import ClassBatch, Number, class_view, prepare_classification
 from ._stable import exprel, split
 
@@ -50,7 +50,7 @@ def _prepare(
     weight: torch.Tensor | None,
     ignore_index: int,
     label_smoothing: float,
-    validate: bool | None,
+    validate: Validate,
     min_classes: int = 1,
     loss_name: str = "",
 ) -> ClassBatch:
@@ -140,7 +140,7 @@ def gce_loss(
     reduction: Reduction = "mean",
     sample_weight: torch.Tensor | None = None,
     num_items: Number | None = None,
-    validate: bool | None = None,
+    validate: Validate = None,
 ) -> torch.Tensor:
     """Generalized cross-entropy (the :math:`L_q` loss), between CE and MAE.
 
@@ -184,7 +184,7 @@ def sce_loss(
     reduction: Reduction = "mean",
     sample_weight: torch.Tensor | None = None,
     num_items: Number | None = None,
-    validate: bool | None = None,
+    validate: Validate = None,
 ) -> torch.Tensor:
     """Symmetric cross-entropy: cross-entropy plus reverse cross-entropy.
 
@@ -230,7 +230,7 @@ def nce_loss(
     reduction: Reduction = "mean",
     sample_weight: torch.Tensor | None = None,
     num_items: Number | None = None,
-    validate: bool | None = None,
+    validate: Validate = None,
 ) -> torch.Tensor:
     """Normalized cross-entropy: CE of the label over the CE of every class.
 
@@ -266,7 +266,7 @@ def nce_rce_loss(
     reduction: Reduction = "mean",
     sample_weight: torch.Tensor | None = None,
     num_items: Number | None = None,
-    validate: bool | None = None,
+    validate: Validate = None,
 ) -> torch.Tensor:
     """Active-passive loss NCE+RCE: normalized CE plus reverse CE.
 
@@ -309,7 +309,7 @@ def nce_mae_loss(
     reduction: Reduction = "mean",
     sample_weight: torch.Tensor | None = None,
     num_items: Number | None = None,
-    validate: bool | None = None,
+    validate: Validate = None,
 ) -> torch.Tensor:
     """Active-passive loss NCE+MAE: normalized CE plus MAE on probabilities.
 
@@ -378,7 +378,7 @@ def focal_loss(
     reduction: Reduction = "mean",
     sample_weight: torch.Tensor | None = None,
     num_items: Number | None = None,
-    validate: bool | None = None,
+    validate: Validate = None,
 ) -> torch.Tensor:
     """Focal loss: cross-entropy down-weighted on well-classified samples.
 
@@ -430,7 +430,7 @@ def poly1_loss(
     reduction: Reduction = "mean",
     sample_weight: torch.Tensor | None = None,
     num_items: Number | None = None,
-    validate: bool | None = None,
+    validate: Validate = None,
 ) -> torch.Tensor:
     """Poly-1 loss: cross-entropy plus a tunable first polynomial term.
 

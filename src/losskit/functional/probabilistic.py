@@ -25,6 +25,7 @@ import torch
 
 from .. import _validate as V
 from .._reduce import reduce_loss
+from .._types import Validate
 from ._prep import Number, compute_dtype
 
 __all__ = ["beta_nll_loss", "gaussian_nll_loss", "laplace_nll_loss", "poisson_nll_loss", "student_t_nll_loss"]
@@ -48,12 +49,12 @@ def _prepare(
     spread: torch.Tensor | float,
     name: str,
     eps: float,
-    validate: bool | None,
+    validate: Validate,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Check (input, target, spread) and return them in the compute dtype, the spread clamped and broadcastable."""
     V.check_float(input, "input")
     V.check_float(target, "target")
-    V.check_same_shape(input, target)
+    V.check_target_broadcast(input, target)  # torch's rule: a target with a dim of size 1 is shared along it
     V.check_positive(eps, "eps")
     if isinstance(spread, (int, float)) and not isinstance(spread, bool):
         V.check_nonnegative_number(spread, name)
@@ -69,7 +70,10 @@ def _prepare(
     s = spread.to(dtype)
     if unsqueeze:
         s = s.unsqueeze(-1)
-    return input.to(dtype), target.to(dtype), _clamp_straight_through(s, eps)
+    y = target.to(dtype)
+    if y.shape != input.shape:
+        y = y.expand(input.shape)
+    return input.to(dtype), y, _clamp_straight_through(s, eps)
 
 
 def _reduce(
@@ -88,7 +92,7 @@ def gaussian_nll_loss(
     *,
     sample_weight: torch.Tensor | None = None,
     num_items: Number | None = None,
-    validate: bool | None = None,
+    validate: Validate = None,
 ) -> torch.Tensor:
     """Gaussian negative log-likelihood with a predicted variance (torch's ``gaussian_nll_loss``).
 
@@ -131,7 +135,7 @@ def beta_nll_loss(
     reduction: str = "mean",
     sample_weight: torch.Tensor | None = None,
     num_items: Number | None = None,
-    validate: bool | None = None,
+    validate: Validate = None,
 ) -> torch.Tensor:
     """β-NLL: the Gaussian NLL weighted by the (gradient-stopped) variance to the power β.
 
@@ -172,7 +176,7 @@ def laplace_nll_loss(
     reduction: str = "mean",
     sample_weight: torch.Tensor | None = None,
     num_items: Number | None = None,
-    validate: bool | None = None,
+    validate: Validate = None,
 ) -> torch.Tensor:
     """Laplace negative log-likelihood with a predicted scale :math:`b`.
 
@@ -209,7 +213,7 @@ def student_t_nll_loss(
     reduction: str = "mean",
     sample_weight: torch.Tensor | None = None,
     num_items: Number | None = None,
-    validate: bool | None = None,
+    validate: Validate = None,
 ) -> torch.Tensor:
     """Student-t negative log-likelihood with a predicted scale :math:`\\sigma` and ν degrees of freedom.
 
@@ -263,7 +267,7 @@ def poisson_nll_loss(
     *,
     sample_weight: torch.Tensor | None = None,
     num_items: Number | None = None,
-    validate: bool | None = None,
+    validate: Validate = None,
 ) -> torch.Tensor:
     """Poisson negative log-likelihood of counts (torch's ``poisson_nll_loss``).
 
@@ -290,7 +294,7 @@ def poisson_nll_loss(
     V.check_reduction(reduction)
     V.check_float(input, "input")
     V.check_float(target, "target")
-    V.check_same_shape(input, target)
+    V.check_target_broadcast(input, target)  # torch's rule: a target with a dim of size 1 is shared along it
     V.check_positive(eps, "eps")
     if V.resolve(validate):
         V.check_finite(input, "input")

@@ -35,6 +35,7 @@ import torch
 import torch.nn.functional as F
 
 from .. import _validate as V
+from .._types import Validate
 from ._prep import Number, elementwise_loss
 from .fused.elementwise import fused_elementwise_loss, fused_elementwise_mode
 
@@ -63,7 +64,7 @@ def _torch_path(
     input: object,
     target: object,
     reduction: str,
-    validate: bool | None,
+    validate: Validate,
 ) -> torch.Tensor | None:
     """torch's own op where its meaning is losskit's, else None (the composed path runs).
 
@@ -118,7 +119,7 @@ def mse_loss(
     *,
     sample_weight: torch.Tensor | None = None,
     num_items: Number | None = None,
-    validate: bool | None = None,
+    validate: Validate = None,
 ) -> torch.Tensor:
     """Mean squared error (L2 loss).
 
@@ -163,7 +164,7 @@ def l1_loss(
     *,
     sample_weight: torch.Tensor | None = None,
     num_items: Number | None = None,
-    validate: bool | None = None,
+    validate: Validate = None,
 ) -> torch.Tensor:
     """Mean absolute error (L1 loss).
 
@@ -214,7 +215,7 @@ def huber_loss(
     *,
     sample_weight: torch.Tensor | None = None,
     num_items: Number | None = None,
-    validate: bool | None = None,
+    validate: Validate = None,
 ) -> torch.Tensor:
     """Huber loss, quadratic near 0 and linear beyond ``delta``.
 
@@ -260,7 +261,7 @@ def smooth_l1_loss(
     weight: torch.Tensor | None = None,
     sample_weight: torch.Tensor | None = None,
     num_items: Number | None = None,
-    validate: bool | None = None,
+    validate: Validate = None,
 ) -> torch.Tensor:
     """Smooth L1 loss: Huber scaled by :math:`1/\\beta`, so the linear part has slope 1.
 
@@ -331,7 +332,7 @@ def log_cosh_loss(
     weight: torch.Tensor | None = None,
     sample_weight: torch.Tensor | None = None,
     num_items: Number | None = None,
-    validate: bool | None = None,
+    validate: Validate = None,
 ) -> torch.Tensor:
     """Log-cosh loss, a smooth Huber with :math:`\\delta = 1`.
 

@@ -37,7 +37,7 @@ from dataclasses import dataclass
 import torch
 
 from .. import _validate as V
-from .._types import Reduction
+from .._types import Reduction, Validate
 from ._prep import Number, elementwise_loss
 from ._stable import exprel, log1p_over, log1p_square, one_minus_exp_over, split
 
@@ -311,7 +311,7 @@ def barron_rho(r: torch.Tensor, alpha: torch.Tensor, scale: torch.Tensor | float
 
 
 def _barron_param(
-    value: float | torch.Tensor, name: str, input: torch.Tensor, validate: bool | None, *, is_scale: bool
+    value: float | torch.Tensor, name: str, input: torch.Tensor, validate: Validate, *, is_scale: bool
 ) -> torch.Tensor | float:
     if isinstance(value, torch.Tensor):
         V.check_broadcast_param(value, name, input)
@@ -336,7 +336,7 @@ def _robust(
     weight: torch.Tensor | None,
     sample_weight: torch.Tensor | None,
     num_items: Number | None,
-    validate: bool | None,
+    validate: Validate,
 ) -> torch.Tensor:
     return elementwise_loss(kernel, input, target, reduction=reduction, weight=weight,
                             sample_weight=sample_weight, num_items=num_items, validate=validate)
@@ -351,7 +351,7 @@ def pseudo_huber_loss(
     weight: torch.Tensor | None = None,
     sample_weight: torch.Tensor | None = None,
     num_items: Number | None = None,
-    validate: bool | None = None,
+    validate: Validate = None,
 ) -> torch.Tensor:
     """Pseudo-Huber (Charbonnier) loss: a smooth Huber.
 
@@ -385,7 +385,7 @@ def cauchy_loss(
     weight: torch.Tensor | None = None,
     sample_weight: torch.Tensor | None = None,
     num_items: Number | None = None,
-    validate: bool | None = None,
+    validate: Validate = None,
 ) -> torch.Tensor:
     """Cauchy (Lorentzian) loss, the negative log-likelihood of Cauchy noise.
 
@@ -419,7 +419,7 @@ def geman_mcclure_loss(
     weight: torch.Tensor | None = None,
     sample_weight: torch.Tensor | None = None,
     num_items: Number | None = None,
-    validate: bool | None = None,
+    validate: Validate = None,
 ) -> torch.Tensor:
     """Geman–McClure loss, bounded by :math:`2c^2`.
 
@@ -451,7 +451,7 @@ def welsch_loss(
     weight: torch.Tensor | None = None,
     sample_weight: torch.Tensor | None = None,
     num_items: Number | None = None,
-    validate: bool | None = None,
+    validate: Validate = None,
 ) -> torch.Tensor:
     """Welsch (Leclerc) loss, bounded by :math:`c^2/2`.
 
@@ -483,7 +483,7 @@ def tukey_loss(
     weight: torch.Tensor | None = None,
     sample_weight: torch.Tensor | None = None,
     num_items: Number | None = None,
-    validate: bool | None = None,
+    validate: Validate = None,
 ) -> torch.Tensor:
     """Tukey's biweight (bisquare) loss, constant beyond ``c``.
 
@@ -516,7 +516,7 @@ def quantile_loss(
     weight: torch.Tensor | None = None,
     sample_weight: torch.Tensor | None = None,
     num_items: Number | None = None,
-    validate: bool | None = None,
+    validate: Validate = None,
 ) -> torch.Tensor:
     """Quantile (pinball) loss, whose minimiser is the :math:`\\tau`-quantile of the target.
 
@@ -548,7 +548,7 @@ def barron_loss(
     weight: torch.Tensor | None = None,
     sample_weight: torch.Tensor | None = None,
     num_items: Number | None = None,
-    validate: bool | None = None,
+    validate: Validate = None,
 ) -> torch.Tensor:
     """Barron's general robust loss, one shape parameter spanning the classic losses.
 

@@ -40,6 +40,7 @@ import torch.nn.functional as F
 
 from .. import _validate as V
 from .._reduce import reduce_loss
+from .._types import Validate
 from ._prep import Number, compute_dtype
 from .classification import cross_entropy
 
@@ -66,7 +67,7 @@ def _masks(
     *,
     activation: str,
     ignore_index: int,
-    validate: bool | None,
+    validate: Validate,
     hard: bool = False,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
     """Probabilities p and target masks y, both (N, C, P), and the valid-pixel mask (N, 1, P) or None.
@@ -188,7 +189,7 @@ def _overlap(
     reduction: str,
     sample_weight: torch.Tensor | None,
     num_items: Number | None,
-    validate: bool | None,
+    validate: Validate,
 ) -> torch.Tensor:
     """The shared body of Dice, Jaccard and (focal) Tversky: sums, scores, class average, reduction."""
     smooth = _check_options(reduction, aggregate, average, absent, smooth, sample_weight, num_items)
@@ -242,7 +243,7 @@ def dice_loss(
     reduction: str = "mean",
     sample_weight: torch.Tensor | None = None,
     num_items: Number | None = None,
-    validate: bool | None = None,
+    validate: Validate = None,
 ) -> torch.Tensor:
     """Soft Dice loss, one minus the soft Sørensen–Dice coefficient.
 
@@ -286,7 +287,7 @@ def jaccard_loss(
     reduction: str = "mean",
     sample_weight: torch.Tensor | None = None,
     num_items: Number | None = None,
-    validate: bool | None = None,
+    validate: Validate = None,
 ) -> torch.Tensor:
     """Soft Jaccard (IoU) loss.
 
@@ -322,7 +323,7 @@ def tversky_loss(
     reduction: str = "mean",
     sample_weight: torch.Tensor | None = None,
     num_items: Number | None = None,
-    validate: bool | None = None,
+    validate: Validate = None,
 ) -> torch.Tensor:
     """Tversky loss: Dice with false positives weighted by α and false negatives by β.
 
@@ -364,7 +365,7 @@ def focal_tversky_loss(
     reduction: str = "mean",
     sample_weight: torch.Tensor | None = None,
     num_items: Number | None = None,
-    validate: bool | None = None,
+    validate: Validate = None,
 ) -> torch.Tensor:
     """Focal Tversky loss: each class's Tversky loss raised to γ before the class mean.
 
@@ -428,7 +429,7 @@ def lovasz_softmax_loss(
     reduction: str = "mean",
     sample_weight: torch.Tensor | None = None,
     num_items: Number | None = None,
-    validate: bool | None = None,
+    validate: Validate = None,
 ) -> torch.Tensor:
     """Lovász-softmax loss: the Lovász extension of the Jaccard loss on the probability errors.
 
@@ -475,7 +476,7 @@ def lovasz_hinge_loss(
     reduction: str = "mean",
     sample_weight: torch.Tensor | None = None,
     num_items: Number | None = None,
-    validate: bool | None = None,
+    validate: Validate = None,
 ) -> torch.Tensor:
     """Lovász hinge loss: the Lovász extension of the Jaccard loss on hinge errors of binary logits.
 
@@ -530,7 +531,7 @@ def dice_ce_loss(
     reduction: str = "mean",
     sample_weight: torch.Tensor | None = None,
     num_items: Number | None = None,
-    validate: bool | None = None,
+    validate: Validate = None,
 ) -> torch.Tensor:
     """Dice + cross-entropy, the common default of medical segmentation (MONAI's ``DiceCELoss``).
 

@@ -46,6 +46,7 @@ import torch
 
 from ... import _reduce as R
 from ... import _validate as V
+from ..._types import Validate
 from . import _native
 
 __all__ = ["fused_elementwise", "fused_elementwise_loss", "fused_elementwise_mode", "set_fused_elementwise"]
@@ -183,7 +184,7 @@ def fused_elementwise_loss(
     weight: torch.Tensor | None,
     sample_weight: torch.Tensor | None,
     num_items: object,
-    validate: bool | None,
+    validate: Validate,
 ) -> torch.Tensor | None:
     """The fused loss ``op = (name, delta)``, or None where the plain path must run."""
     if _mode == "never" or V._is_compiling():  # first: nothing below may be traced by dynamo

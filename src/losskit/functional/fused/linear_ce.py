@@ -56,7 +56,7 @@ from torch.autograd.function import once_differentiable
 
 from ... import _validate as V
 from ..._reduce import reduce_loss
-from ..._types import Reduction
+from ..._types import Reduction, Validate
 from ._native import empty_hugepage
 
 __all__ = ["CHUNK_BUDGET_BYTES", "linear_cross_entropy", "plan_chunk_size"]
@@ -330,7 +330,7 @@ def linear_cross_entropy(
     sample_weight: torch.Tensor | None = None,
     num_items: Number | None = None,
     chunk_size: int | None = None,
-    validate: bool | None = None,
+    validate: Validate = None,
 ) -> torch.Tensor:
     """Cross-entropy of a linear layer's logits, without materialising the logits.
 
