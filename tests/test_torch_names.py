@@ -173,19 +173,27 @@ def test_cross_entropy_value_checks_on_torchs_path() -> None:
         LF.cross_entropy(x, torch.tensor([0, 7, 1]))
     w = torch.ones(4, dtype=D)
     LF.cross_entropy(x, torch.tensor([0, 1, 2]), w)
-    w[2] = -1.0  # changed in place after a check: checked again
+    LF.cross_entropy(x, torch.tensor([0, 1, 2]), w, validate="strict")
+    w[2] = -1.0  # changed in place after a check: checked again (a sign check of the strict level)
     with pytest.raises(LossInputError, match="weight holds a negative value"):
-        LF.cross_entropy(x, torch.tensor([0, 1, 2]), w)
+        LF.cross_entropy(x, torch.tensor([0, 1, 2]), w, validate="strict")
     with pytest.raises(LossInputError, match="non-finite"):
         LF.cross_entropy(x.clone().index_fill_(0, torch.tensor([1]), float("nan")), torch.tensor([0, 1, 2]))
     with pytest.raises(LossInputError, match="sums to"):
-        LF.cross_entropy(x, torch.full((3, 4), 0.5, dtype=D))
+        LF.cross_entropy(x, torch.full((3, 4), 0.5, dtype=D), validate="strict")
+    # at the default level both are torch's formula
+    _close(LF.cross_entropy(x, torch.full((3, 4), 0.5, dtype=D)), F.cross_entropy(x, torch.full((3, 4), 0.5, dtype=D)))
+    _close(LF.cross_entropy(x, torch.tensor([0, 1, 2]), w, reduction="none"),
+           F.cross_entropy(x, torch.tensor([0, 1, 2]), w, reduction="none"))
 
 
-def test_nll_loss_refuses_what_is_not_log_probabilities(g) -> None:
+def test_nll_loss_refuses_what_is_not_log_probabilities_at_the_strict_level(g) -> None:
     x = torch.randn(4, 3, generator=g, dtype=D)
     y = torch.randint(0, 3, (4,), generator=g)
     with pytest.raises(LossInputError, match="log-probabilit"):
-        LF.nll_loss(x.abs(), y)
-    # with value checks off it is torch's nll_loss on anything
+        LF.nll_loss(x.abs(), y, validate="strict")
+    # at the default level, as with value checks off, it is torch's nll_loss on anything finite
+    _close(LF.nll_loss(x, y), F.nll_loss(x, y))
     _close(LF.nll_loss(x, y, validate=False), F.nll_loss(x, y))
+    with pytest.raises(LossInputError, match="input holds 3 non-finite"):
+        LF.nll_loss(x.clone().index_fill_(0, torch.tensor([1]), float("nan")), y)

@@ -12,6 +12,7 @@ from collections.abc import Callable
 
 import pytest
 import torch
+import torch.nn.functional as F
 
 import losskit
 import losskit.functional as LF
@@ -125,7 +126,7 @@ def test_negative_probability_target(fn: Callable) -> None:
     x, _ = _good_pair(fn)
     y = torch.tensor([[0.6, 0.6, -0.2]] * 4)
     with _raises(r"target holds the value -0\.2, outside \[0, 1\]"):
-        fn(x, y)
+        fn(x, y, validate="strict")  # torch's cross_entropy takes any soft target; losskit's own losses check it
 
 
 @pytest.mark.parametrize("fn", PROBS_CLASSIFICATION, ids=_ids(PROBS_CLASSIFICATION))
@@ -133,7 +134,7 @@ def test_probability_target_above_one(fn: Callable) -> None:
     x, _ = _good_pair(fn)
     y = torch.tensor([[1.5, 0.0, 0.0]] * 4)
     with _raises(r"target holds the value 1\.5, outside \[0, 1\]"):
-        fn(x, y)
+        fn(x, y, validate="strict")
 
 
 @pytest.mark.parametrize("fn", PROBS_CLASSIFICATION, ids=_ids(PROBS_CLASSIFICATION))
@@ -142,7 +143,7 @@ def test_probability_rows_must_sum_to_one(fn: Callable) -> None:
     y = torch.full((4, 3), 1 / 3)
     y[1] = torch.tensor([0.5, 0.4, 0.3])
     with _raises(r"target has a row along dim 1 that sums to 1\.2, not 1.*normalise"):
-        fn(x, y)
+        fn(x, y, validate="strict")
 
 
 @pytest.mark.parametrize("fn", [LF.cross_entropy, LF.softmax_mae_loss], ids=["cross_entropy", "softmax_mae_loss"])
@@ -158,7 +159,7 @@ def test_probs_input_checked_like_a_target(fn: Callable) -> None:
     with _raises(r"input has a row along dim 1 that sums to 0\.9"):
         fn(torch.full((4, 3), 0.3), t, input_kind="probs")
     with _raises(r"input holds the log-probability 0\.5 > 0"):
-        fn(torch.full((4, 3), 0.5), t, input_kind="log_probs")
+        fn(torch.full((4, 3), 0.5), t, input_kind="log_probs", validate="strict")  # kl_div's torch meaning
 
 
 def test_log_probability_target_above_zero() -> None:
@@ -212,7 +213,7 @@ def test_non_finite_or_negative_elementwise_weight(fn: Callable) -> None:
 def test_negative_class_weight(fn: Callable) -> None:
     x, t = _good_pair(fn)
     with _raises(r"weight holds a negative value \(-1\)"):
-        fn(x, t, weight=torch.tensor([1.0, -1.0, 1.0]))
+        fn(x, t, weight=torch.tensor([1.0, -1.0, 1.0]), validate="strict")
 
 
 # ------------------------------------------------------------------ options
@@ -518,7 +519,7 @@ def test_no_sync_policy_turns_value_checks_into_device_assertions() -> None:
         with pytest.raises(RuntimeError, match=r"losskit: weight holds a negative, NaN or inf value"):
             LF.mse_loss(torch.zeros(2), torch.zeros(2), weight=torch.tensor([1.0, -1.0]))
         with pytest.raises(RuntimeError, match=r"losskit: target must hold probabilities"):
-            LF.kl_div(torch.zeros(2, 3), torch.full((2, 3), 0.5))
+            LF.kl_div(torch.zeros(2, 3), torch.full((2, 3), 0.5), validate="strict")
         assert V.value_mode(None, torch.zeros(1)) == V.ASYNC
     assert V.value_mode(None, torch.zeros(1)) == V.SYNC
     with V.sync_policy("always"):
@@ -537,9 +538,9 @@ def test_sync_policy_is_refused_unless_a_known_name() -> None:
 
 @pytest.mark.parametrize("bad", ["no", "False", 0, 1, None.__class__])
 def test_validate_that_is_not_a_bool_is_refused(bad: object) -> None:
-    with _raises(r"validate must be True, False or None .*got"):
+    with _raises(r"validate must be True, False, 'strict' or None .*got"):
         LF.mse_loss(torch.zeros(2), torch.zeros(2), validate=bad)
-    with _raises(r"enabled must be True or False"):
+    with _raises(r"enabled must be True, False or 'strict'"):
         losskit.set_validation(bad)
 
 
@@ -712,3 +713,39 @@ def test_out_of_range_class_index_with_validate_false_raises_torchs_index_error(
             fn(x, torch.full_like(t, bad), validate=False)
     with pytest.raises((IndexError, RuntimeError), match=r"out of bounds"):
         LF.linear_cross_entropy(torch.randn(2, 3), torch.randn(4, 3), torch.tensor([0, 9]), validate=False)
+
+
+# ------------------------------------------------------------------ the two levels (issue 9)
+
+
+def test_torch_names_take_what_torch_takes_at_the_default_level() -> None:
+    """Unnormalised soft targets, random scores for nll_loss and negative weights compute torch's formula;
+    the strict level refuses each of them, globally or per call."""
+    torch.manual_seed(0)
+    x, scores = torch.randn(4, 3, dtype=torch.float64), torch.randn(4, 3, dtype=torch.float64)
+    soft, index, w = torch.rand(4, 3, dtype=torch.float64) * 2, torch.tensor([0, 2, 1, 2]), torch.tensor(
+        [1.0, -0.5, 2.0], dtype=torch.float64)
+    calls = [
+        (LF.nll_loss, F.nll_loss, (scores, index)),
+        (LF.nll_loss, F.nll_loss, (scores, index, w)),
+        (LF.cross_entropy, F.cross_entropy, (x, soft)),
+        (LF.cross_entropy, F.cross_entropy, (x, index, w)),
+        (LF.kl_div, F.kl_div, (scores, soft)),
+    ]
+    for ours, theirs, args in calls:
+        for reduction in ("sum", "none"):
+            torch.testing.assert_close(ours(*args, reduction=reduction), theirs(*args, reduction=reduction))
+        with _raises("sums to|negative value|log-probability|outside"):
+            ours(*args, validate="strict")
+        with losskit.validation("strict"):
+            assert V.get_validation() == "strict"
+            with _raises("sums to|negative value|log-probability|outside"):
+                ours(*args)
+        assert V.get_validation() is True
+
+
+def test_strict_level_is_refused_by_another_name() -> None:
+    with _raises(r"validate must be True, False, 'strict' or None.*'Strict'"):
+        LF.mse_loss(torch.zeros(2), torch.zeros(2), validate="Strict")
+    with _raises(r"enabled must be True, False or 'strict', got 'on'"):
+        losskit.set_validation("on")

@@ -110,12 +110,13 @@ def set_validation(enabled: bool | str) -> None:
     (the default checks plus the distribution and sign checks; see the module docs).
     """
     global _enabled, _strict
-    if enabled == "strict" and isinstance(enabled, str):
+    if isinstance(enabled, str) and enabled == "strict":
         _enabled, _strict = True, True
         return
-    if isinstance(enabled, str):
-        raise LossInputError(f"enabled must be True, False or 'strict', got {enabled!r}.")
-    _enabled, _strict = check_bool(enabled, "enabled"), False
+    try:
+        _enabled, _strict = check_bool(enabled, "enabled"), False
+    except LossInputError:
+        raise LossInputError(f"enabled must be True, False or 'strict', got {enabled!r}.") from None
 
 
 def is_validation_enabled() -> bool:

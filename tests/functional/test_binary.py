@@ -213,8 +213,10 @@ def test_bad_inputs(fn, batch):
     if fn is LF.binary_cross_entropy:
         fn = functools.partial(fn, input_kind="logits")
     logits, hard, _, _ = batch
+    # torch's binary_cross_entropy takes any target: its range is a strict-level check; the focal loss is losskit's
+    level = {"validate": "strict"} if isinstance(fn, functools.partial) else {}
     with pytest.raises(LossInputError, match=r"target holds the value 2, outside \[0, 1\]"):
-        fn(logits, hard * 2)
+        fn(logits, hard * 2, **level)
     with pytest.raises(LossInputError, match="does not broadcast"):
         fn(logits[:, :1], hard[:, 0])
     with pytest.raises(LossInputError, match="outside"):
@@ -236,7 +238,28 @@ def test_bad_hyperparameters(batch):
     with pytest.raises(LossInputError, match="pos_weight must lie"):
         BCE_LOGITS(logits, hard, pos_weight=-1.0)
     with pytest.raises(LossInputError, match="pos_weight holds a negative value"):
-        BCE_LOGITS(logits, hard, pos_weight=-torch.ones(3, dtype=torch.float64))
+        BCE_LOGITS(logits, hard, pos_weight=-torch.ones(3, dtype=torch.float64), validate="strict")
+
+
+def test_torch_meaning_takes_what_torch_takes_and_strict_refuses_it(batch):
+    """At the default level torch's BCE names compute torch's formula for any finite target and weight sign."""
+    logits, hard, _, _ = batch
+    pw, w = -torch.ones(3, dtype=torch.float64), -torch.rand(3, dtype=torch.float64)
+    # torch's BCE on probabilities refuses a target outside [0, 1] itself; on logits it takes any target
+    for ours, theirs, x, y in (
+        (LF.binary_cross_entropy_with_logits, F.binary_cross_entropy_with_logits, logits, hard * 2),
+        (LF.binary_cross_entropy, F.binary_cross_entropy, torch.sigmoid(logits), hard),
+    ):
+        extra = {"pos_weight": pw} if ours is LF.binary_cross_entropy_with_logits else {}
+        for reduction in ("none", "sum"):
+            torch.testing.assert_close(ours(x, y, w, reduction=reduction, **extra),
+                                       theirs(x, y, w, reduction=reduction, **extra))
+        with pytest.raises(LossInputError, match="weight holds a negative value"):
+            ours(x, hard, w, validate="strict")
+    with pytest.raises(LossInputError, match=r"input holds the value .*outside \[0, 1\]"):
+        LF.binary_cross_entropy(logits + 2, hard)  # torch's kernel refuses it; losskit names it
+    with pytest.raises(LossInputError, match=r"target holds the value 2.*outside \[0, 1\]"):
+        LF.binary_cross_entropy(torch.sigmoid(logits), hard * 2)
 
 
 # ------------------------------------------------------------------ second order (issue 13, item 5)

@@ -97,7 +97,9 @@ _torch_bce = cast(
 )
 
 
-def _pos_weight_tensor(pos_weight: float | torch.Tensor, input: torch.Tensor, strict: bool) -> torch.Tensor:
+def _pos_weight_tensor(
+    pos_weight: float | torch.Tensor, input: torch.Tensor, mode: int, strict: bool
+) -> torch.Tensor:
     """``pos_weight`` as a tensor that broadcasts against ``input`` as in torch (from the right, so a
     (C,) pos_weight weighs the labels along the last dim), never enlarging the loss."""
     if not isinstance(pos_weight, torch.Tensor):
@@ -107,6 +109,7 @@ def _pos_weight_tensor(pos_weight: float | torch.Tensor, input: torch.Tensor, st
     V.check_broadcast_weight(pos_weight, input, "pos_weight")
     if strict:
         V.check_weight_values_once(pos_weight, "pos_weight")
+    if mode:  # a pos_weight beyond the input's dtype turns into inf, and inf * 0 into NaN
         V.check_within_dtype_max(pos_weight, "pos_weight", input.dtype)
     return pos_weight
 
@@ -142,7 +145,7 @@ def _bce(
         if input_kind != "logits":
             V.check_finite(input, "input", allow_neg_inf=input_kind == "log_probs")
             V.check_unit_interval(input, "input", log=input_kind == "log_probs")
-    pw = None if pos_weight is None else _pos_weight_tensor(pos_weight, input, strict)
+    pw = None if pos_weight is None else _pos_weight_tensor(pos_weight, input, mode, strict)
     same = (
         input.dtype in _FAST_DTYPES
         and target.dtype == input.dtype
@@ -164,6 +167,7 @@ def _bce(
             except RuntimeError:  # torch refuses a probability outside [0, 1] (or NaN): name it as losskit does
                 V.check_finite(input, "input")
                 V.check_unit_interval(input, "input")
+                V.check_unit_interval(target, "target")
                 raise
         return V.check_result(out, mode, (("input", input), ("target", target), ("weight", weight)))
     dtype = compute_dtype(input, target)
