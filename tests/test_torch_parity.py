@@ -32,6 +32,7 @@ The counts per rule are printed (``pytest -s``, or in the failure message).
 from __future__ import annotations
 
 import functools
+import inspect
 from collections import Counter
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -226,6 +227,19 @@ def _valid_copy(case: Case, message: str) -> Case | None:
     if name == "input" and case.name in ("nll_loss", "kl_div"):
         x = torch.log_softmax(case.input.detach().double(), dim).to(case.input.dtype)
         return replace(case, input=x.requires_grad_(case.input.requires_grad))
+    if "non-finite" in message:  # the named NaN/inf argument, by its place in torch's signature, made finite
+        def finite(t: torch.Tensor) -> torch.Tensor:
+            return torch.nan_to_num(t.detach(), nan=0.0, posinf=10.0, neginf=-10.0).requires_grad_(t.requires_grad)
+
+        params = list(inspect.signature(getattr(F, case.name)).parameters)
+        if name == params[0]:
+            return replace(case, input=finite(case.input))
+        if name in params and 0 < params.index(name) <= len(args):
+            args[params.index(name) - 1] = finite(args[params.index(name) - 1])
+            return replace(case, args=tuple(args))
+        if isinstance(kwargs.get(name), torch.Tensor):
+            kwargs[name] = finite(kwargs[name])
+            return replace(case, kwargs=kwargs)
     return None
 
 

@@ -88,6 +88,11 @@ SYNC_POLICIES = ("auto", "never", "always")
 # larger (see :func:`prob_sum_tolerance`).
 PROB_SUM_ATOL = 1e-3
 
+# appended to the message of a check that runs at the strict level only under torch's names
+STRICT_NOTE = (
+    " (a validate='strict' check: torch's formula takes this value, and the default level computes it as torch)"
+)
+
 # value-check modes of one call (see :func:`value_mode`)
 OFF = 0  # no value check
 SYNC = 1  # verdicts read on the host; a failure raises LossInputError
@@ -549,8 +554,9 @@ def check_finite(t: torch.Tensor, name: str, *, allow_neg_inf: bool = False) -> 
         )
 
 
-def check_weight_values(weight: torch.Tensor | None, name: str = "weight") -> None:
-    """Value checks of a weight tensor: finite and >= 0, in one pass (``aminmax``)."""
+def check_weight_values(weight: torch.Tensor | None, name: str = "weight", *, note: str = "") -> None:
+    """Value checks of a weight tensor: finite and >= 0, in one pass (``aminmax``); ``note`` ends the
+    message of a negative weight (:data:`STRICT_NOTE` where only the strict level checks the sign)."""
     if weight is None or weight.numel() == 0:
         return
     lo, hi = torch.aminmax(weight.detach())
@@ -561,7 +567,7 @@ def check_weight_values(weight: torch.Tensor | None, name: str = "weight") -> No
     if bool(ok):
         return
     check_finite(weight, name)
-    check_nonnegative(weight, name)
+    check_nonnegative(weight, name, note=note)
 
 
 def check_batch_dim(values: torch.Tensor, need: str, fix: str = "") -> None:
@@ -603,12 +609,12 @@ def check_class_weight(weight: torch.Tensor | None, num_classes: int, name: str 
         )
 
 
-def check_nonnegative(t: torch.Tensor, name: str) -> None:
+def check_nonnegative(t: torch.Tensor, name: str, *, note: str = "") -> None:
     if not host_read_allowed(t):
-        _device_assert(~(t < 0).any(), f"{name} holds a negative value; weights must be >= 0.")
+        _device_assert(~(t < 0).any(), f"{name} holds a negative value; weights must be >= 0{note}.")
         return
     if bool((t < 0).any()):
-        raise LossInputError(f"{name} holds a negative value ({t.min().item():g}); weights must be >= 0.")
+        raise LossInputError(f"{name} holds a negative value ({t.min().item():g}); weights must be >= 0{note}.")
 
 
 def check_class_indices(
@@ -709,8 +715,11 @@ def check_interval(
     return real
 
 
-def check_unit_interval(t: torch.Tensor, name: str, *, log: bool = False) -> None:
-    """Elementwise probabilities in [0, 1] (or log-probabilities <= 0); rows need not sum to 1."""
+def check_unit_interval(t: torch.Tensor, name: str, *, log: bool = False, fix: str | None = None) -> None:
+    """Elementwise probabilities in [0, 1] (or log-probabilities <= 0); rows need not sum to 1.
+
+    ``fix`` replaces the message's advice for values outside [0, 1].
+    """
     tol = PROB_SUM_ATOL
     bad = t > tol if log else (t < -tol) | (t > 1 + tol)
     if not host_read_allowed(t):
@@ -725,10 +734,9 @@ def check_unit_interval(t: torch.Tensor, name: str, *, log: bool = False) -> Non
             )
         return
     if bool(bad.any()):
-        raise LossInputError(
-            f"{name} holds the value {t[bad].flatten()[0].item():g}, outside [0, 1]; pass probabilities "
-            f"(e.g. torch.sigmoid(logits)), or choose another *_kind (e.g. 'logits')."
-        )
+        if fix is None:
+            fix = "pass probabilities (e.g. torch.sigmoid(logits)), or choose another *_kind (e.g. 'logits')."
+        raise LossInputError(f"{name} holds the value {t[bad].flatten()[0].item():g}, outside [0, 1]; {fix}")
 
 
 def check_broadcast_param(t: torch.Tensor, name: str, input: torch.Tensor) -> None:
@@ -1211,6 +1219,38 @@ def check_target_broadcast(input: torch.Tensor, target: torch.Tensor, *, target_
         check_same_shape(input, target, target_name=target_name)
 
 
+def check_broadcast_terms(*named: tuple[str, torch.Tensor]) -> torch.Size:
+    """Tensors that broadcast together as torch broadcasts them, without changing the number of loss terms.
+
+    Accepted: every tensor broadcasts to the shape of the largest one (a
+    label shared along a dim of size 1, a 0-d margin target, ...), which is
+    then the shape of torch's unreduced loss; returned. Refused, naming a
+    pair at fault: tensors whose broadcast shape is none of theirs
+    (``(N, 1)`` against ``(N,)`` gives ``(N, N)``: N² terms from N pairs,
+    pytorch #16045), and shapes that do not broadcast at all.
+    """
+    shape = named[0][1].shape
+    if all(t.shape == shape for _, t in named[1:]):
+        return shape
+    try:
+        shape = torch.broadcast_shapes(*(t.shape for _, t in named))
+    except RuntimeError:
+        pass
+    else:
+        if any(t.shape == shape for _, t in named):
+            return shape
+    # some pair is at fault: were every pair's broadcast one of its two shapes, the largest shape would be all's
+    for i, (a_name, a) in enumerate(named):
+        for b_name, b in named[i + 1:]:
+            try:
+                pair = torch.broadcast_shapes(a.shape, b.shape)
+            except RuntimeError:
+                pair = None
+            if pair != a.shape and pair != b.shape:
+                check_same_shape(a, b, input_name=a_name, target_name=b_name)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
 def check_broadcast_weight(weight: torch.Tensor | None, input: torch.Tensor, name: str = "weight") -> None:
     """An elementwise weight that broadcasts to ``input``'s shape (a 0-d or one-element weight, a per-class
     weight along the last dim as torch's BCE takes it), never one that enlarges the loss."""
@@ -1236,7 +1276,7 @@ def check_broadcast_weight(weight: torch.Tensor | None, input: torch.Tensor, nam
 _weights_checked: dict[int, tuple[weakref.ref, int]] = {}
 
 
-def check_weight_values_once(weight: torch.Tensor | None, name: str = "weight") -> None:
+def check_weight_values_once(weight: torch.Tensor | None, name: str = "weight", *, note: str = "") -> None:
     """:func:`check_weight_values`, skipped for a weight tensor already checked and unchanged since.
 
     A module's class weights are the same tensor on every call: checking them
@@ -1250,7 +1290,7 @@ def check_weight_values_once(weight: torch.Tensor | None, name: str = "weight") 
     entry = _weights_checked.get(key)
     if entry is not None and entry[0]() is weight and entry[1] == version:
         return
-    check_weight_values(weight, name)
+    check_weight_values(weight, name, note=note)
 
     def forget(_: object) -> None:  # the weight was freed: a new tensor may reuse its id
         _weights_checked.pop(key, None)
@@ -1292,16 +1332,17 @@ def can_read_on_host(t: torch.Tensor) -> bool:
 # ---------------------------------------------------------------- loss families: segmentation, metric, probabilistic
 
 
-def check_signed_target(target: torch.Tensor, name: str = "target") -> None:
-    """Labels in {-1, 1} (margin and embedding losses)."""
+def check_signed_target(target: torch.Tensor, name: str = "target", *, note: str = "") -> None:
+    """Labels in {-1, 1} (margin and embedding losses); ``note`` ends the message (:data:`STRICT_NOTE`
+    under torch's names, whose formulas take any label)."""
     bad = (target != 1) & (target != -1)
     if not host_read_allowed(target):
-        _device_assert(~bad.any(), f"{name} must hold labels in {{-1, 1}}.")
+        _device_assert(~bad.any(), f"{name} must hold labels in {{-1, 1}}{note}.")
         return
     if bool(bad.any()):
         raise LossInputError(
             f"{name} holds the value {target[bad].flatten()[0].item():g}; this loss needs labels in {{-1, 1}} "
-            f"(convert 0/1 labels with 2 * {name} - 1)."
+            f"(convert 0/1 labels with 2 * {name} - 1){note}."
         )
 
 
@@ -1391,12 +1432,41 @@ def check_embeddings(embeddings: torch.Tensor, labels: torch.Tensor) -> None:
 
 
 def check_multilabel_indices(target: torch.Tensor, input: torch.Tensor) -> None:
-    """torch's multilabel_margin target: int class indices shaped like input, padded after the first -1."""
+    """torch's multilabel_margin target: int class indices shaped like input, padded after the first -1
+    (an unbatched 0-d or (C,) input takes a 0-d or 1-D target of as many entries, as in torch)."""
     check_tensor(target, "target")
-    if target.is_floating_point() or target.shape != input.shape:
+    check_batched(input, "input", (0, 1, 2), "scores of shape (N, C), (C,) or a 0-d score (one class)")
+    unbatched = input.dim() <= 1 and target.dim() <= 1 and target.numel() == input.numel()
+    bad_dtype = target.is_floating_point() or target.dtype in (torch.bool, torch.complex64, torch.complex128)
+    if bad_dtype or (target.shape != input.shape and not unbatched):
         raise LossInputError(
             f"target has shape {_shape(target)} and dtype {target.dtype}, but multilabel_margin_loss needs "
             f"integer class indices shaped like input {_shape(input)}, each row ended by -1."
+        )
+
+
+def check_multi_margin_target(input: torch.Tensor, target: torch.Tensor, *, torch_shapes: bool) -> None:
+    """Class-index targets of a multi-class margin loss on (N, C, d1, ...) or unbatched (C,) scores.
+
+    ``torch_shapes`` (torch's ``multi_margin_loss``): also a 0-d input (one
+    class), and a 0-d or one-element target for a single sample ((C,) or
+    (1, C) scores), as torch takes them.
+    """
+    check_tensor(target, "target")
+    if input.dim() == 0 and not torch_shapes:
+        raise LossInputError("input is 0-d; a multi-class margin loss needs scores of shape (N, C) or (C,).")
+    if input.dim() <= 1:
+        ok, need = target.dim() <= 1 and target.numel() == 1, "() or (1,)"
+    else:
+        index_shape = input.shape[:1] + input.shape[2:]
+        ok, need = target.shape == index_shape, str(tuple(index_shape))
+        if torch_shapes and input.shape[0] == 1 and input.dim() == 2 and target.dim() == 0:
+            ok = True  # torch: one sample's target may be 0-d
+    if target.is_floating_point() or target.dtype in (torch.bool, torch.complex64, torch.complex128) or not ok:
+        raise LossInputError(
+            f"target has shape {_shape(target)} and dtype {target.dtype}, but input has shape "
+            f"{_shape(input)} (classes along dim {1 if input.dim() > 1 else 0}), so target must be class "
+            f"indices of shape {need}."
         )
 
 
@@ -1437,6 +1507,24 @@ def check_pair_labels(target: torch.Tensor, input1: torch.Tensor) -> None:
         raise LossInputError(
             f"target has shape {_shape(target)} but input1 has shape {_shape(input1)}; pass one label per "
             f"pair, shape {tuple(input1.shape[:-1])}."
+        )
+
+
+def check_label_dtype(target: torch.Tensor, name: str = "target") -> None:
+    """Labels used in arithmetic (``1 - target``): a real number dtype, integer or floating, not bool."""
+    check_tensor(target, name)
+    if target.dtype in (torch.bool, torch.complex64, torch.complex128):
+        raise LossInputError(f"{name} has dtype {target.dtype}; pass the labels as numbers ({name}.float()).")
+
+
+def check_target_dims(input: torch.Tensor, target: torch.Tensor, classes: str) -> None:
+    """``target`` has no more dims than ``input``: a loss that reduces over ``classes`` of ``input``
+    would otherwise reduce over a dim of the broadcast that is not input's (torch does, silently)."""
+    if target.dim() > input.dim():
+        raise LossInputError(
+            f"target has shape {_shape(target)} but input has shape {_shape(input)}; the classes are {classes} "
+            f"of input, so target must not add dims to it (broadcasting it would sum over another dim). "
+            f"Pass target with input's shape, or input with target's (input.expand_as(target))."
         )
 
 

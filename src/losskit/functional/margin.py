@@ -1,14 +1,25 @@
 """Margin losses: torch's ranking, hinge and multi-class margin losses, and the binary / Crammer–Singer hinge.
 
-The torch-named functions take torch's parameters in torch's order and give
-torch's values, with losskit's reductions (``"per_sample"`` too),
+The torch-named functions take torch's parameters in torch's order, the
+shapes torch takes (0-d and unbatched inputs, and the broadcasts torch
+performs where they keep the number of loss terms) and give torch's values
+and output shapes, with losskit's reductions (``"per_sample"`` too),
 ``sample_weight``, ``num_items`` and ``validate`` keyword-only after them;
-``size_average`` / ``reduce`` are deprecated and warn as in torch. Deliberate
-differences from torch: a mean over zero items is 0 (torch: NaN); shapes
-never broadcast (torch's ``margin_ranking_loss`` broadcasts ``(N, 1)``
-against ``(N,)``); labels outside {-1, 1} are refused while validation is on
-(torch gives them a value of its own); ``soft_margin_loss`` is computed as a
-softplus, so it stays finite where torch's ``log1p(exp(·))`` overflows to inf.
+``size_average`` / ``reduce`` are deprecated and warn as in torch.
+
+Value checks (see :mod:`losskit._validate`): at the default level a call is
+refused only where torch cannot compute it or where the result is non-finite
+(the NaN or inf argument is then named; the check rides on the result, so a
+clean call makes no pass over its inputs). Labels outside {-1, 1}, negative
+class weights and multi-label targets outside [0, 1] are computed by torch's
+formula, as torch does; ``validate="strict"`` refuses them.
+
+Deliberate differences from torch: a mean over zero items is 0 (torch: NaN);
+a broadcast that changes the number of loss terms is refused (``(N, 1)``
+against ``(N,)``, which torch turns into N² terms); ``soft_margin_loss`` is
+computed as a softplus, so it stays finite where torch's ``log1p(exp(·))``
+overflows to inf. Beyond torch: ``multi_margin_loss`` also takes
+(N, C, d1, ...) scores with (N, d1, ...) targets.
 """
 
 from __future__ import annotations
@@ -33,41 +44,30 @@ __all__ = [
 ]
 
 
-def _signed_pair(
-    input: torch.Tensor, target: torch.Tensor, validate: Validate, *, input_name: str = "input"
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Check scores against same-shaped labels in {-1, 1}; return them in the compute dtype."""
-    V.check_float(input, input_name)
-    V.check_tensor(target, "target")
-    V.check_same_shape(input, target, input_name=input_name)
-    if V.resolve(validate):
-        V.check_finite(input, input_name)
-        V.check_signed_target(target)
-    dtype = compute_dtype(input) if not target.is_floating_point() else compute_dtype(input, target)
-    return input.to(dtype), target.to(dtype)
+def _strict(mode: int, validate: Validate) -> bool:
+    """Whether the strict-level checks run (value checks on, at the strict level)."""
+    return bool(mode) and V.strict(validate)
+
+
+def _labels(input: torch.Tensor, target: torch.Tensor, *others: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    """``input``, ``others`` and ``target`` in the compute dtype (an integer target takes the inputs')."""
+    floats = (input, *others, target) if target.is_floating_point() else (input, *others)
+    dtype = compute_dtype(*floats)
+    return (input.to(dtype), *(t.to(dtype) for t in others), target.to(dtype))
 
 
 def _class_scores(
-    input: torch.Tensor, target: torch.Tensor, validate: Validate
-) -> tuple[torch.Tensor, torch.Tensor, bool]:
-    """(N, C, d1, ...) or unbatched (C,) scores with class-index targets; returns (scores, index, unbatched)."""
+    input: torch.Tensor, target: torch.Tensor, validate: Validate, *, torch_shapes: bool = False
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(N, C, d1, ...) or unbatched (C,) scores (0-d too with ``torch_shapes``) with class-index targets;
+    returns the scores as (N, C, ...) in the compute dtype and the index as (N, ...) int64."""
     V.check_float(input, "input")
-    V.check_tensor(target, "target")
-    if input.dim() == 0:
-        raise V.LossInputError("input is 0-d; a multi-class margin loss needs scores of shape (N, C) or (C,).")
-    unbatched = input.dim() == 1
-    if unbatched:
-        input, target = input.unsqueeze(0), target.reshape(1)
-    if target.is_floating_point() or target.shape != input.shape[:1] + input.shape[2:]:
-        raise V.LossInputError(
-            f"target has shape {tuple(target.shape)} and dtype {target.dtype}, but input has shape "
-            f"{tuple(input.shape)} (classes along dim 1), so target must be class indices of shape "
-            f"{tuple(input.shape[:1] + input.shape[2:])}."
-        )
-    if V.resolve(validate):
-        V.check_finite(input, "input")
-        V.check_class_indices(target, input.shape[1], None)
-    return input.to(compute_dtype(input)), target.long(), unbatched
+    V.check_multi_margin_target(input, target, torch_shapes=torch_shapes)
+    scores = input.reshape(1, -1) if input.dim() <= 1 else input
+    index = target.reshape(scores.shape[:1] + scores.shape[2:]).long()
+    if V.resolve(validate):  # torch refuses an index out of range too
+        V.check_class_indices(index, scores.shape[1], None)
+    return scores.to(compute_dtype(input)), index
 
 
 def _is_class(index: torch.Tensor, num_classes: int) -> torch.Tensor:
@@ -76,15 +76,33 @@ def _is_class(index: torch.Tensor, num_classes: int) -> torch.Tensor:
     return index.unsqueeze(1) == classes
 
 
+def _violation(z: torch.Tensor) -> torch.Tensor:
+    """``max(0, z)`` as torch's multi-class margin kernels take it (``if z > 0``): the gradient at z = 0 is 0
+    (``clamp_min``'s is 1), and a NaN propagates (torch's kernels drop it; the value check then names it)."""
+    return torch.where(z <= 0, 0.0, z)
+
+
 def _reduce(
     values: torch.Tensor,
     reduction: str,
     sample_weight: torch.Tensor | None,
     num_items: Number | None,
-    unbatched: bool = False,
+    mode: int,
+    inputs: tuple[V.NamedInput, ...],
+    none_shape: torch.Size | None = None,
 ) -> torch.Tensor:
+    """Reduce, with the finiteness checks riding on the result (:func:`losskit._validate.check_result`);
+    ``none_shape``: the shape of ``"none"``'s result where torch's differs from ``values``'.
+
+    With ``sample_weight`` or ``num_items`` (losskit's options) the check rides on the unreduced values
+    instead: a zero weight or ``num_items=0`` would turn a NaN term into the zero-items mean of 0.
+    """
+    if sample_weight is not None or num_items is not None:
+        V.check_result(values, mode, inputs)
     out = reduce_loss(values, reduction, sample_weight=sample_weight, num_items=num_items)
-    return out.squeeze(0) if unbatched and reduction == "none" else out
+    if none_shape is not None and reduction == "none":
+        out = out.reshape(none_shape)
+    return out if sample_weight is not None or num_items is not None else V.check_result(out, mode, inputs)
 
 
 # ------------------------------------------------------------------ torch's margin losses
@@ -109,19 +127,29 @@ def margin_ranking_loss(
 
         \\ell = \\max\\big(0,\\; -y\\,(x_1 - x_2) + \\text{margin}\\big), \\qquad y \\in \\{-1, 1\\}
 
+    The three tensors broadcast as in torch where every one broadcasts to the
+    largest's shape (e.g. a 0-d or ``(N, 1)`` target for ``(N, K)`` scores);
+    a broadcast that grows every tensor (``(N, 1)`` against ``(N,)``) is
+    refused. torch's formula takes any label ``y``; ``validate="strict"``
+    refuses labels other than -1 and 1.
+
     References:
       Herbrich, Graepel & Obermayer, *Large Margin Rank Boundaries for Ordinal
       Regression*, 2000; torch's ``MarginRankingLoss``.
     """
     reduction = V.check_reduction(V.legacy_reduction(size_average, reduce, reduction))
     margin = V.check_number(margin, "margin")
+    V.check_float(input1, "input1")
     V.check_float(input2, "input2")
-    V.check_same_shape(input1, input2, input_name="input1", target_name="input2")
-    x1, y = _signed_pair(input1, target, validate, input_name="input1")
-    if V.resolve(validate):
-        V.check_finite(input2, "input2")
-    values = (-y * (x1 - input2.to(x1.dtype)) + margin).clamp_min(0)
-    return _reduce(values, reduction, sample_weight, num_items)
+    V.check_tensor(target, "target")
+    V.check_broadcast_terms(("input1", input1), ("input2", input2), ("target", target))
+    mode = V.value_mode(validate, input1)
+    if _strict(mode, validate):
+        V.check_signed_target(target, note=V.STRICT_NOTE)
+    x1, x2, y = _labels(input1, target, input2)
+    values = (-y * (x1 - x2) + margin).clamp_min(0)
+    inputs = (("input1", input1), ("input2", input2), ("target", target))
+    return _reduce(values, reduction, sample_weight, num_items, mode, inputs)
 
 
 def hinge_embedding_loss(
@@ -143,6 +171,9 @@ def hinge_embedding_loss(
         \\ell = \\begin{cases} x & y = 1 \\\\ \\max(0, \\text{margin} - x) & y = -1 \\end{cases}
 
     ``input`` is typically a distance, e.g. :math:`\\lVert a - b \\rVert_1`.
+    ``input`` and ``target`` broadcast as in torch where one broadcasts to the
+    other's shape. torch's formula gives a label other than -1 and 1 both
+    terms; ``validate="strict"`` refuses such labels.
 
     References:
       Hadsell, Chopra & LeCun, *Dimensionality Reduction by Learning an
@@ -150,11 +181,18 @@ def hinge_embedding_loss(
     """
     reduction = V.check_reduction(V.legacy_reduction(size_average, reduce, reduction))
     margin = V.check_number(margin, "margin")
-    x, y = _signed_pair(input, target, validate)
+    V.check_float(input, "input")
+    V.check_tensor(target, "target")
+    V.check_broadcast_terms(("input", input), ("target", target))
+    mode = V.value_mode(validate, input)
+    if _strict(mode, validate):
+        V.check_signed_target(target, note=V.STRICT_NOTE)
+    x, y = _labels(input, target)
     zeros = torch.zeros_like(x)
-    # torch's exact form: labels other than +-1 (reachable with validate=False) get both terms
+    # torch's exact form: a label other than +-1 gets both terms
     values = torch.where(y != 1, (margin - x).clamp_min(0), zeros) + torch.where(y != -1, x, zeros)
-    return _reduce(values, reduction, sample_weight, num_items)
+    # a NaN label only selects a term: it never reaches the value (torch's too)
+    return _reduce(values, reduction, sample_weight, num_items, mode, (("input", input),))
 
 
 def soft_margin_loss(
@@ -175,14 +213,23 @@ def soft_margin_loss(
         \\ell = \\log(1 + e^{-y x}) = \\operatorname{softplus}(-y x)
 
     Computed as a softplus: finite (about :math:`|x|`) at scores of ±1e4, where
-    torch's ``log1p(exp(-y x))`` is inf.
+    torch's ``log1p(exp(-y x))`` is inf. ``target`` may broadcast to
+    ``input``'s shape, as in torch; torch's formula takes any label,
+    ``validate="strict"`` refuses labels other than -1 and 1.
 
     References:
       torch's ``SoftMarginLoss``; Cox, *The Regression Analysis of Binary Sequences*, 1958.
     """
     reduction = V.check_reduction(V.legacy_reduction(size_average, reduce, reduction))
-    x, y = _signed_pair(input, target, validate)
-    return _reduce(F.softplus(-y * x), reduction, sample_weight, num_items)
+    V.check_float(input, "input")
+    V.check_tensor(target, "target")
+    V.check_target_broadcast(input, target)
+    mode = V.value_mode(validate, input)
+    if _strict(mode, validate):
+        V.check_signed_target(target, note=V.STRICT_NOTE)
+    x, y = _labels(input, target)
+    values = F.softplus(-y * x)
+    return _reduce(values, reduction, sample_weight, num_items, mode, (("input", input), ("target", target)))
 
 
 def multi_margin_loss(
@@ -205,10 +252,14 @@ def multi_margin_loss(
 
         \\ell = \\frac{1}{C} \\sum_{i \\ne y} w_y \\max(0, \\text{margin} - x_y + x_i)^p, \\qquad p \\in \\{1, 2\\}
 
-    Input (N, C) or unbatched (C,), as in torch, and also (N, C, d1, ...) with
+    Input (N, C), unbatched (C,) or a 0-d score (one class, loss 0), with
+    targets as torch takes them ((N,), or 0-d or (1,) for one sample; the
+    ``"none"`` result has the target's shape), and also (N, C, d1, ...) with
     targets (N, d1, ...). The class weight multiplies the value and the mean
     divides by the number of positions, not by :math:`\\sum w_y` (torch's rule
-    for this loss).
+    for this loss). torch takes weights of either sign; ``validate="strict"``
+    refuses negative ones. A NaN score gives a NaN loss (named by the value
+    check); torch's kernel counts it as no violation.
 
     References:
       Weston & Watkins, *Support Vector Machines for Multi-Class Pattern
@@ -217,20 +268,23 @@ def multi_margin_loss(
     reduction = V.check_reduction(V.legacy_reduction(size_average, reduce, reduction))
     if p not in (1, 2):
         raise V.LossInputError(f"p={p!r} is not supported; multi_margin_loss takes p=1 or p=2, as torch.")
-    x, index, unbatched = _class_scores(input, target, validate)
+    margin = V.check_number(margin, "margin")
+    x, index = _class_scores(input, target, validate, torch_shapes=True)
     num_classes = x.shape[1]
     V.check_class_weight(weight, num_classes)
-    if weight is not None and V.resolve(validate):
-        V.check_weight_values(weight)
+    mode = V.value_mode(validate, input)
+    if weight is not None and _strict(mode, validate):
+        V.check_weight_values_once(weight, note=V.STRICT_NOTE)
     x_y = x.gather(1, index.unsqueeze(1))
-    hinge = (margin - x_y + x).clamp_min(0)
+    hinge = _violation(margin - x_y + x)
     if p == 2:
         hinge = hinge * hinge
     wrong = ~_is_class(index, num_classes)
     values = torch.where(wrong, hinge, torch.zeros_like(hinge)).sum(1) / num_classes
     if weight is not None:
         values = values * weight.to(x.dtype)[index]
-    return _reduce(values, reduction, sample_weight, num_items, unbatched)
+    inputs = (("input", input), ("weight", weight))
+    return _reduce(values, reduction, sample_weight, num_items, mode, inputs, target.shape)
 
 
 def multilabel_margin_loss(
@@ -251,8 +305,11 @@ def multilabel_margin_loss(
         \\ell = \\frac{1}{C} \\sum_{j \\in Y} \\sum_{i \\notin Y} \\max\\big(0, 1 - (x_j - x_i)\\big)
 
     ``target`` is torch's format: integer class indices shaped like ``input``
-    ((N, C) or (C,)), the positive classes first and the row ended by -1
-    (later entries are ignored). ``"none"`` gives one value per sample.
+    ((N, C), (C,), or for a 0-d input a 0-d or one-element target), the
+    positive classes first and the row ended by -1 (later entries are
+    ignored). ``"none"`` gives one value per sample (0-d when unbatched). A
+    NaN score gives a NaN loss (named by the value check); torch's kernel
+    counts it as no violation.
 
     References:
       torch's ``MultiLabelMarginLoss``; Crammer & Singer, *A New Family of Online
@@ -261,23 +318,23 @@ def multilabel_margin_loss(
     reduction = V.check_reduction(V.legacy_reduction(size_average, reduce, reduction))
     V.check_float(input, "input")
     V.check_multilabel_indices(target, input)
-    unbatched = input.dim() == 1
+    unbatched = input.dim() <= 1
     if unbatched:
-        input, target = input.unsqueeze(0), target.unsqueeze(0)
-    V.check_batched(input, "input", (2,), "scores of shape (N, C) or (C,)")
+        input, target = input.reshape(1, -1), target.reshape(1, -1)
     num_classes = input.shape[1]
-    if V.resolve(validate):
-        V.check_finite(input, "input")
+    mode = V.value_mode(validate, input)
+    if mode:  # torch refuses an index out of range too
         V.check_multilabel_index_values(target, num_classes)
     x = input.to(compute_dtype(input))
     listed = torch.cumprod((target != -1).long(), dim=1).bool()  # entries before the first -1
     index = torch.where(listed, target, torch.zeros_like(target)).long()
     is_target = (_is_class(index, num_classes) & listed.unsqueeze(1)).any(2)  # (N, C): class c is listed
     x_j = x.gather(1, index)  # score of the k-th listed target, (N, K)
-    hinge = (1 - x_j.unsqueeze(2) + x.unsqueeze(1)).clamp_min(0)  # (N, K, C)
+    hinge = _violation(1 - x_j.unsqueeze(2) + x.unsqueeze(1))  # (N, K, C)
     keep = listed.unsqueeze(2) & ~is_target.unsqueeze(1)
     values = torch.where(keep, hinge, torch.zeros_like(hinge)).sum((1, 2)) / num_classes
-    return _reduce(values, reduction, sample_weight, num_items, unbatched)
+    none_shape = torch.Size() if unbatched else None
+    return _reduce(values, reduction, sample_weight, num_items, mode, (("input", input),), none_shape)
 
 
 def multilabel_soft_margin_loss(
@@ -298,32 +355,37 @@ def multilabel_soft_margin_loss(
 
         \\ell = -\\frac{1}{C} \\sum_c w_c \\big[y_c \\log\\sigma(x_c) + (1 - y_c)\\log\\sigma(-x_c)\\big]
 
-    Targets in [0, 1] shaped like ``input`` (N, C, ...); ``"none"`` gives one
-    value per sample (and position). ``weight`` (C,) multiplies the value, as in torch.
+    The classes lie along the last dim, as in torch: ``input`` (N, C), (C,)
+    (unbatched: ``"none"`` gives a 0-d value) or (N, ..., C), with ``"none"``
+    giving one value per sample (and position). ``target`` (floating or
+    integer labels) and ``weight`` (e.g. (C,)) broadcast as in torch where
+    they keep the number of loss terms; ``weight`` multiplies the value. torch's
+    formula takes any target and weight; ``validate="strict"`` refuses targets
+    outside [0, 1] and negative weights.
 
     References:
       torch's ``MultiLabelSoftMarginLoss``.
     """
     reduction = V.check_reduction(V.legacy_reduction(size_average, reduce, reduction))
     V.check_float(input, "input")
-    V.check_float(target, "target")
-    V.check_same_shape(input, target)
-    V.check_batched(input, "input", range(2, 64), "scores of shape (N, C, ...) with classes along dim 1")
-    num_classes = input.shape[1]
-    if weight is not None:
-        V.check_float(weight, "weight")
-        V.check_broadcast_param(weight, "weight", input)
-    if V.resolve(validate):
-        V.check_finite(input, "input")
-        V.check_finite(target, "target")
-        V.check_unit_interval(target, "target")
-        V.check_weight_values(weight)
-    dtype = compute_dtype(input, target)
-    x, y = input.to(dtype), target.to(dtype)
+    V.check_label_dtype(target)
+    V.check_batched(input, "input", range(1, 64), "scores of shape (N, C), (C,) or (N, ..., C), the classes "
+                    "along the last dim")
+    shape = V.check_broadcast_terms(("input", input), ("target", target))
+    V.check_target_dims(input, target, "along the last dim")
+    V.check_broadcast_weight(weight, input if shape == input.shape else target)
+    mode = V.value_mode(validate, input)
+    if _strict(mode, validate):
+        fix = "multi-label targets are probabilities or 0/1 labels."
+        V.check_unit_interval(target, "target", fix=fix[:-1] + V.STRICT_NOTE + ".")
+        V.check_weight_values_once(weight, note=V.STRICT_NOTE)
+    x, y = _labels(input, target)
     per_class = y * F.softplus(-x) + (1 - y) * F.softplus(x)
     if weight is not None:
-        per_class = per_class * weight.to(dtype)
-    return _reduce(per_class.sum(1) / num_classes, reduction, sample_weight, num_items)
+        per_class = per_class * weight.to(x.dtype)
+    values = per_class.sum(-1) / input.shape[-1]
+    inputs = (("input", input), ("target", target), ("weight", weight))
+    return _reduce(values, reduction, sample_weight, num_items, mode, inputs)
 
 
 # ------------------------------------------------------------------ hinge: binary and Crammer–Singer
@@ -331,18 +393,22 @@ def multilabel_soft_margin_loss(
 
 def _hinge_margins(
     input: torch.Tensor, target: torch.Tensor, validate: Validate
-) -> tuple[torch.Tensor, bool]:
+) -> tuple[torch.Tensor, torch.Size | None]:
     """The margins 1 - y x (binary, labels in {-1, 1}) or 1 + max_{j != y} x_j - x_y (class indices),
-    and whether the input was unbatched."""
+    and the shape of ``"none"``'s result where it differs from the margins' (an unbatched input)."""
     V.check_tensor(target, "target")
     if target.is_floating_point():
-        x, y = _signed_pair(input, target, validate)
-        return 1 - y * x, False
-    x, index, unbatched = _class_scores(input, target, validate)
+        V.check_float(input, "input")
+        V.check_same_shape(input, target)
+        if V.resolve(validate):  # losskit's own loss: the labels' meaning is {-1, 1}
+            V.check_signed_target(target)
+        x, y = _labels(input, target)
+        return 1 - y * x, None
+    x, index = _class_scores(input, target, validate)
     x_y = x.gather(1, index.unsqueeze(1)).squeeze(1)
     wrong = ~_is_class(index, x.shape[1])
     others = torch.where(wrong, x, torch.full_like(x, -torch.inf)).amax(1)  # -inf with one class: no loss
-    return 1 + others - x_y, unbatched
+    return 1 + others - x_y, (torch.Size() if input.dim() == 1 else None)
 
 
 def hinge_loss(
@@ -372,8 +438,9 @@ def hinge_loss(
       Algorithmic Implementation of Multiclass Kernel-based Vector Machines*, JMLR 2001.
     """
     V.check_reduction(reduction)
-    margins, unbatched = _hinge_margins(input, target, validate)
-    return _reduce(margins.clamp_min(0), reduction, sample_weight, num_items, unbatched)
+    margins, none_shape = _hinge_margins(input, target, validate)
+    mode = V.value_mode(validate, input)
+    return _reduce(margins.clamp_min(0), reduction, sample_weight, num_items, mode, (("input", input),), none_shape)
 
 
 def squared_hinge_loss(
@@ -396,5 +463,7 @@ def squared_hinge_loss(
       Lee & Mangasarian, *SSVM: A Smooth Support Vector Machine*, 2001; Crammer & Singer, JMLR 2001.
     """
     V.check_reduction(reduction)
-    margins, unbatched = _hinge_margins(input, target, validate)
-    return _reduce(margins.clamp_min(0) ** 2, reduction, sample_weight, num_items, unbatched)
+    margins, none_shape = _hinge_margins(input, target, validate)
+    mode = V.value_mode(validate, input)
+    values = margins.clamp_min(0) ** 2
+    return _reduce(values, reduction, sample_weight, num_items, mode, (("input", input),), none_shape)
