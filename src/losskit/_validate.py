@@ -214,6 +214,11 @@ def resolve(validate: Validate) -> bool:
     return bool(validate)
 
 
+def is_strict() -> bool:
+    """Whether the global level is ``"strict"``."""
+    return _strict
+
+
 def strict(validate: Validate) -> bool:
     """Whether this call runs the strict checks: ``validate="strict"``, or ``None`` at the strict global level."""
     if validate is False or not resolve(validate):
@@ -233,6 +238,27 @@ def value_mode(validate: Validate, like: torch.Tensor) -> int:
     if not resolve(validate):
         return OFF
     return SYNC if host_read_allowed(like) else ASYNC
+
+
+NO_HOST_READ = -1  # fast_mode: a host read of the result is not possible now
+
+
+def fast_mode(validate: Validate, t: torch.Tensor) -> int:
+    """:func:`value_mode` for a fast path that reads its 0-d result on the host (the zero-items rule,
+    riding checks): ``NO_HOST_READ`` where that read is not allowed now (an accelerator under
+    ``"auto"``, a ``torch.compile`` trace, a functorch transform), else ``OFF`` or ``SYNC``.
+
+    One pass over the switches, for the per-call overhead of the hottest paths.
+    """
+    if not (t.is_cpu if _policy == "auto" else _policy == "always"):
+        return NO_HOST_READ
+    if torch._C._are_functorch_transforms_active() or torch.compiler.is_compiling():
+        return NO_HOST_READ
+    if validate is None:
+        return SYNC if _enabled else OFF
+    if validate is False:
+        return OFF
+    return SYNC if check_validate(validate) else OFF
 
 
 def _device_assert(ok: torch.Tensor, message: str) -> None:
