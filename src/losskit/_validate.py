@@ -240,19 +240,20 @@ def value_mode(validate: Validate, like: torch.Tensor) -> int:
     return SYNC if host_read_allowed(like) else ASYNC
 
 
-NO_HOST_READ = -1  # fast_mode: a host read of the result is not possible now
+TRACED = -2  # fast_mode: a torch.compile trace or a functorch transform is running
+NO_HOST_READ = -1  # fast_mode: the sync policy forbids a host read of this tensor (an accelerator under "auto")
 
 
 def fast_mode(validate: Validate, t: torch.Tensor) -> int:
     """:func:`value_mode` for a fast path that reads its 0-d result on the host (the zero-items rule,
-    riding checks): ``NO_HOST_READ`` where that read is not allowed now (an accelerator under
-    ``"auto"``, a ``torch.compile`` trace, a functorch transform), else ``OFF`` or ``SYNC``.
+    riding checks): ``TRACED`` inside a ``torch.compile`` trace or a functorch transform,
+    ``NO_HOST_READ`` where the sync policy forbids the read, else ``OFF`` or ``SYNC``.
 
     One pass over the switches, for the per-call overhead of the hottest paths.
     """
-    if not (t.is_cpu if _policy == "auto" else _policy == "always"):
-        return NO_HOST_READ
     if torch._C._are_functorch_transforms_active() or torch.compiler.is_compiling():
+        return TRACED
+    if not (t.is_cpu if _policy == "auto" else _policy == "always"):
         return NO_HOST_READ
     if validate is None:
         return SYNC if _enabled else OFF

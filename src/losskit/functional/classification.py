@@ -77,8 +77,13 @@ def _torch_class_loss(
     if ndim == 0 or not 0.0 <= label_smoothing <= 1.0 or not -(2**63) <= ignore_index < 2**63:
         return None
     mode = V.fast_mode(validate, input)
-    if mode == V.NO_HOST_READ:
+    if mode == V.TRACED:
         return None
+    on_device = mode == V.NO_HOST_READ  # no host read: the mean's zero-items rule is computed on the device
+    if on_device:
+        if not input.numel():
+            return None
+        mode = V.value_mode(validate, input)
     shape = input.shape
     num_classes = shape[1] if ndim > 1 else shape[0]
     if weight is not None and (
@@ -102,6 +107,8 @@ def _torch_class_loss(
         return None
     if strict:
         V.check_weight_values_once(weight)
+    if on_device:
+        return _torch_class_loss_on_device(input, target, weight, ignore_index, red, label_smoothing, mode, log_input)
     try:
         if log_input:
             out = _nll(input, target, weight, red, ignore_index)
@@ -116,6 +123,44 @@ def _torch_class_loss(
         if total != total or total in (math.inf, -math.inf):
             return None
     return out
+
+
+def _torch_class_loss_on_device(
+    input: torch.Tensor,
+    target: torch.Tensor,
+    weight: torch.Tensor | None,
+    ignore_index: int,
+    red: int,
+    label_smoothing: float,
+    mode: int,
+    log_input: bool,
+) -> torch.Tensor:
+    """torch's fused op without a host read (accelerators): the mean is torch's sum over its denominator,
+    computed on the device, so a mean over zero items is 0 as on the CPU path (0 / 1, the sum being 0).
+
+    A class index out of range is refused by torch's own kernel (a device-side assert on CUDA); a
+    non-finite loss from a non-finite input fails the device-side assertion of :func:`V.check_result`.
+    """
+    call = 2 if red == 1 else red
+    if log_input:
+        out = _nll(input, target, weight, call, ignore_index)
+    else:
+        out = _ce(input, target, weight, call, ignore_index, label_smoothing)
+    if red == 1:
+        if target.is_floating_point():  # probability targets: one term per position
+            den: torch.Tensor | float = float(input.numel() // (input.shape[1] if input.dim() > 1 else input.shape[0]))
+        else:
+            valid = target != ignore_index
+            if weight is None:
+                den = valid.sum().to(out.dtype)
+            else:
+                den = (weight[torch.where(valid, target, 0)] * valid).sum()
+            den = torch.where(den != 0, den, torch.ones_like(den))
+        out = out / den
+    named: list[V.NamedInput] = [("input", input, log_input), ("weight", weight)]
+    if target.is_floating_point():
+        named.append(("target", target))
+    return V.check_result(out, mode, named)
 
 
 def cross_entropy(
