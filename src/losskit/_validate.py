@@ -73,6 +73,7 @@ from .errors import LossInputError
 __all__ = [
     "LossInputError",
     "get_sync_policy",
+    "get_validation",
     "is_validation_enabled",
     "set_sync_policy",
     "set_validation",
