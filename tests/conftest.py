@@ -34,7 +34,7 @@ torch.set_num_threads(1)
 
 @pytest.fixture(autouse=True)
 def _restore_validation_switch() -> Iterator[None]:
-    before = losskit.is_validation_enabled()
+    before = losskit.get_validation()
     yield
     losskit.set_validation(before)
 

@@ -13,6 +13,7 @@ from . import _usage  # noqa: F401, I001
 from . import distributed, functional, nn
 from ._validate import (
     get_sync_policy,
+    get_validation,
     is_validation_enabled,
     set_sync_policy,
     set_validation,
@@ -32,6 +33,7 @@ __all__ = [
     "functional",
     "get_loss",
     "get_sync_policy",
+    "get_validation",
     "is_validation_enabled",
     "loss_info",
     "nn",

@@ -73,6 +73,7 @@ from .errors import LossInputError
 __all__ = [
     "LossInputError",
     "get_sync_policy",
+    "get_validation",
     "is_validation_enabled",
     "set_sync_policy",
     "set_validation",
@@ -214,6 +215,11 @@ def resolve(validate: Validate) -> bool:
     return bool(validate)
 
 
+def is_strict() -> bool:
+    """Whether the global level is ``"strict"``."""
+    return _strict
+
+
 def strict(validate: Validate) -> bool:
     """Whether this call runs the strict checks: ``validate="strict"``, or ``None`` at the strict global level."""
     if validate is False or not resolve(validate):
@@ -233,6 +239,28 @@ def value_mode(validate: Validate, like: torch.Tensor) -> int:
     if not resolve(validate):
         return OFF
     return SYNC if host_read_allowed(like) else ASYNC
+
+
+TRACED = -2  # fast_mode: a torch.compile trace or a functorch transform is running
+NO_HOST_READ = -1  # fast_mode: the sync policy forbids a host read of this tensor (an accelerator under "auto")
+
+
+def fast_mode(validate: Validate, t: torch.Tensor) -> int:
+    """:func:`value_mode` for a fast path that reads its 0-d result on the host (the zero-items rule,
+    riding checks): ``TRACED`` inside a ``torch.compile`` trace or a functorch transform,
+    ``NO_HOST_READ`` where the sync policy forbids the read, else ``OFF`` or ``SYNC``.
+
+    One pass over the switches, for the per-call overhead of the hottest paths.
+    """
+    if torch._C._are_functorch_transforms_active() or torch.compiler.is_compiling():
+        return TRACED
+    if not (t.is_cpu if _policy == "auto" else _policy == "always"):
+        return NO_HOST_READ
+    if validate is None:
+        return SYNC if _enabled else OFF
+    if validate is False:
+        return OFF
+    return SYNC if check_validate(validate) else OFF
 
 
 def _device_assert(ok: torch.Tensor, message: str) -> None:

@@ -432,3 +432,38 @@ def test_property_bounds(batch) -> None:
     ce = LF.cross_entropy(x, y, reduction="none")
     kl = LF.kl_div(x, y, input_kind="logits", reduction="none").sum(1)
     assert (ce >= kl - 1e-9).all()
+
+
+# ------------------------------------------------------------------ the fused path without a host read (issue 9)
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_fused_path_without_host_read_equals_torch_and_keeps_the_zero_items_rule(reduction):
+    """On accelerators (here: CPU under sync policy "never") torch's fused op runs with the mean's
+    denominator computed on the device: torch's values, and 0 where torch's mean over zero items is NaN."""
+    import losskit
+
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(6, 4, dtype=torch.float64, generator=g, requires_grad=True)
+    y = torch.randint(0, 4, (6,), generator=g)
+    w = torch.rand(4, dtype=torch.float64, generator=g)
+    ignored = y.clone()
+    ignored[::2] = -100
+    p = torch.softmax(torch.randn(6, 4, dtype=torch.float64, generator=g), 1)
+    cases = [((x, y), {}), ((x, ignored, w), {}), ((x, ignored), {"label_smoothing": 0.2}),
+             ((x, ignored, w), {"label_smoothing": 0.2}), ((x, p), {})]
+    with losskit.sync_policy("never"):
+        for args, kw in cases:
+            ours = LF.cross_entropy(*args, reduction=reduction, **kw)
+            theirs = F.cross_entropy(*args, reduction=reduction, **kw)
+            torch.testing.assert_close(ours, theirs)
+            torch.testing.assert_close(torch.autograd.grad(ours.sum(), x)[0], torch.autograd.grad(theirs.sum(), x)[0])
+        log_p = torch.log_softmax(x, 1)
+        torch.testing.assert_close(LF.nll_loss(log_p, ignored, w, reduction=reduction),
+                                   F.nll_loss(log_p, ignored, w, reduction=reduction))
+        none = torch.full((6,), -100)
+        for weight in (None, w):
+            out = LF.cross_entropy(x, none, weight, reduction=reduction)
+            assert torch.equal(out, torch.zeros_like(out))
+            (grad,) = torch.autograd.grad(out.sum(), x)
+            assert torch.equal(grad, torch.zeros_like(grad))

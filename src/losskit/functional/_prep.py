@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from .. import _validate as V
 from .._reduce import reduce_loss
 from .._types import Validate
-from .fused.elementwise import fused_elementwise_loss
+from .fused.elementwise import fused_elementwise_loss, fused_elementwise_mode
 
 Number = int | float | torch.Tensor
 
@@ -41,8 +41,12 @@ def prepare_regression(
     *,
     weight: torch.Tensor | None,
     validate: Validate,
+    weight_sign: bool = True,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
-    """Check a regression pair and return (input, target, weight) in the compute dtype."""
+    """Check a regression pair and return (input, target, weight) in the compute dtype.
+
+    ``weight_sign=False`` (a torch name at the default level) checks the weight's finiteness, not its sign.
+    """
     V.check_float(input, "input")
     V.check_float(target, "target")
     V.check_same_shape(input, target)
@@ -50,10 +54,87 @@ def prepare_regression(
     if V.resolve(validate):
         V.check_finite(input, "input")
         V.check_finite(target, "target")
-        V.check_weight_values(weight)
+        if weight_sign:
+            V.check_weight_values(weight)
+        elif weight is not None:
+            V.check_finite(weight, "weight")
     dtype = compute_dtype(input, target)
     w = None if weight is None else weight.to(dtype)
     return input.to(dtype), target.to(dtype), w
+
+
+# torch's reduction enums (torch.nn._reduction.get_enum), and the dtypes its fused ops take here
+_TORCH_REDUCTION = {"none": 0, "mean": 1, "sum": 2}
+_FAST_DTYPES = (torch.float32, torch.float64)
+# below this many elements torch's own op beats the fused C kernel's fixed cost (benchmarks/bench_vs_torch.py);
+# fused mode "always" uses the kernel at any size
+FUSED_MIN_NUMEL = 1 << 17
+
+TorchOp = tuple[Callable[..., torch.Tensor], tuple[float, ...]]
+"""torch's own elementwise op ``op(input, target, reduction_enum, *extra)`` and its ``extra`` arguments."""
+
+
+def _torch_elementwise(
+    torch_op: TorchOp,
+    fused: tuple[str, float] | None,
+    input: object,
+    target: object,
+    reduction: str,
+    weight: object,
+    validate: Validate,
+) -> torch.Tensor | None:
+    """torch's own op where its meaning is losskit's, else None (the composed path runs).
+
+    Reads metadata only; the value checks ride on the result (a finite loss
+    proves finite inputs: every loss here is finite exactly where its residual
+    and weight are). A weighted loss is torch's unreduced op times the weight,
+    reduced by :func:`~losskit._reduce.reduce_loss` (a weighted mean is
+    :math:`\\sum w\\ell / \\sum w`). Large unweighted ``"mean"``/``"sum"`` calls
+    take losskit's one-pass fused kernel.
+    """
+    red = _TORCH_REDUCTION.get(reduction)
+    if red is None or not isinstance(input, torch.Tensor) or not isinstance(target, torch.Tensor):
+        return None
+    dtype = input.dtype
+    if dtype not in _FAST_DTYPES or target.dtype != dtype:
+        return None
+    if weight is not None and (
+        not isinstance(weight, torch.Tensor) or weight.dtype != dtype or weight.shape != input.shape
+        or V.strict(validate)
+    ):
+        return None  # the composed path checks the weight and names what is wrong
+    numel = input.numel()
+    if red == 1 and numel == 0:
+        return None  # a mean over zero items is 0, not torch's NaN
+    if input.shape != target.shape:
+        V.check_target_broadcast(input, target)
+        target = target.expand_as(input)
+    elif weight is None and fused is not None and red and (
+        numel >= FUSED_MIN_NUMEL or fused_elementwise_mode() == "always"
+    ):
+        out = fused_elementwise_loss(
+            fused, input, target, reduction=reduction, weight=None, sample_weight=None, num_items=None,
+            validate=validate,
+        )
+        if out is not None:
+            return out
+    mode = V.value_mode(validate, input)
+    op, extra = torch_op
+    if weight is None:
+        return V.check_result(op(input, target, red, *extra), mode, (("input", input), ("target", target)))
+    out = reduce_loss(op(input, target, 0, *extra) * weight, reduction, denom=weight, validate=False)
+    return V.check_result(out, mode, (("input", input), ("target", target), ("weight", weight)))
+
+
+def expand_target(input: object, target: object) -> object:
+    """``target`` broadcast to ``input``'s shape where that adds no loss terms (else refused).
+
+    A non-tensor argument passes through unchanged, for the loss's own checks to refuse by name.
+    """
+    if isinstance(input, torch.Tensor) and isinstance(target, torch.Tensor) and input.shape != target.shape:
+        V.check_target_broadcast(input, target)
+        return target.expand_as(input)
+    return target
 
 
 def elementwise_loss(
@@ -67,13 +148,26 @@ def elementwise_loss(
     num_items: Number | None,
     validate: Validate,
     fused: tuple[str, float] | None = None,
+    torch_op: TorchOp | None = None,
 ) -> torch.Tensor:
     """Apply ``kernel`` to the residual ``input - target`` and reduce.
 
     ``fused = (name, delta)`` names the same loss in the one-pass kernels of
     :mod:`losskit.functional.fused.elementwise`, used instead of the plain
     path below (the reference) where they apply.
+
+    ``torch_op`` marks a loss with torch's name and meaning: torch's own op
+    runs wherever its options mean what losskit's do (see
+    :func:`_torch_elementwise`), ``target`` broadcasts to ``input`` as in
+    torch where no loss term is added, and the weight's sign is a
+    strict-level check (torch takes any weight).
     """
+    if torch_op is not None:
+        if sample_weight is None and num_items is None:
+            out = _torch_elementwise(torch_op, fused, input, target, reduction, weight, validate)
+            if out is not None:
+                return out
+        target = expand_target(input, target)  # type: ignore[assignment]  # a non-tensor is refused below
     V.check_reduction(reduction)
     if fused is not None:
         out = fused_elementwise_loss(
@@ -82,7 +176,9 @@ def elementwise_loss(
         )
         if out is not None:
             return out
-    x, y, w = prepare_regression(input, target, weight=weight, validate=validate)
+    x, y, w = prepare_regression(
+        input, target, weight=weight, validate=validate, weight_sign=torch_op is None or V.strict(validate)
+    )
     values = kernel(x - y)
     if w is not None:
         values = values * w

@@ -65,38 +65,50 @@ def _torch_class_loss(
     (bad inputs, or a mean over zero items, where losskit's answer is 0)
     hands the call to the composed path, which diagnoses it. At the strict
     level a weight's sign is checked once per weight tensor, and probability
-    targets must sum to 1.
+    targets must sum to 1. This is the hottest path of the library: its
+    Python cost per call is a few microseconds (benchmarks/bench_vs_torch.py).
     """
     red = _TORCH_REDUCTION.get(reduction)
-    if red is None or not isinstance(input, torch.Tensor) or not isinstance(target, torch.Tensor):
+    if red is None or type(ignore_index) is not int or type(label_smoothing) not in (int, float):
+        return None  # the composed path checks and names them
+    if not isinstance(input, torch.Tensor) or not isinstance(target, torch.Tensor) or input.dtype not in _FAST_DTYPES:
         return None
-    if input.dtype not in _FAST_DTYPES or input.dim() == 0 or not V.can_read_on_host(input):
+    ndim = input.dim()
+    if ndim == 0 or not 0.0 <= label_smoothing <= 1.0 or not -(2**63) <= ignore_index < 2**63:
         return None
-    if type(ignore_index) is not int or not -(2**63) <= ignore_index < 2**63:
-        return None  # the composed path checks it
-    if type(label_smoothing) not in (int, float) or not 0.0 <= label_smoothing <= 1.0:
-        return None  # the composed path checks it and names it
-    num_classes = input.shape[1] if input.dim() > 1 else input.shape[0]
+    mode = V.fast_mode(validate, input)
+    if mode == V.TRACED:
+        return None
+    on_device = mode == V.NO_HOST_READ  # no host read: the mean's zero-items rule is computed on the device
+    if on_device:
+        if not input.numel():
+            return None
+        mode = V.value_mode(validate, input)
+    shape = input.shape
+    num_classes = shape[1] if ndim > 1 else shape[0]
     if weight is not None and (
         not isinstance(weight, torch.Tensor) or weight.dtype != input.dtype or weight.shape != (num_classes,)
     ):
         return None
-    mode = V.value_mode(validate, input)
-    strict = bool(mode) and V.strict(validate)
+    strict = bool(mode) and (validate == "strict" or (validate is None and V.is_strict()))
     if target.dtype == torch.int64:
-        expected = input.shape[:1] + input.shape[2:] if input.dim() > 1 else torch.Size()
-        if target.shape != expected:
+        if ndim == 2:
+            if target.dim() != 1 or target.shape[0] != shape[0]:
+                return None
+        elif target.shape != (shape[:1] + shape[2:] if ndim > 1 else ()):
             return None
     elif target.dtype == input.dtype and not log_input:
-        if weight is not None or ignore_index != -100 or target.shape != input.shape:
+        if weight is not None or ignore_index != -100 or target.shape != shape:
             return None  # weighted probability targets: losskit's mean divides by sum(w y), torch's by N
         if strict:  # torch's soft targets need not sum to 1; the strict level checks that they do
             V.check_finite(target, "target")
-            V.check_probabilities(target, "target", dim=1 if input.dim() > 1 else 0)
+            V.check_probabilities(target, "target", dim=1 if ndim > 1 else 0)
     else:
         return None
     if strict:
         V.check_weight_values_once(weight)
+    if on_device:
+        return _torch_class_loss_on_device(input, target, weight, ignore_index, red, label_smoothing, mode, log_input)
     try:
         if log_input:
             out = _nll(input, target, weight, red, ignore_index)
@@ -107,10 +119,48 @@ def _torch_class_loss(
             return None  # e.g. a class index out of range: the composed path names it
         raise
     if mode or red == 1:
-        total = out.detach()
-        if not math.isfinite((total.sum() if total.dim() else total).item()):
+        total = out.item() if red else out.detach().sum().item()
+        if total != total or total in (math.inf, -math.inf):
             return None
     return out
+
+
+def _torch_class_loss_on_device(
+    input: torch.Tensor,
+    target: torch.Tensor,
+    weight: torch.Tensor | None,
+    ignore_index: int,
+    red: int,
+    label_smoothing: float,
+    mode: int,
+    log_input: bool,
+) -> torch.Tensor:
+    """torch's fused op without a host read (accelerators): the mean is torch's sum over its denominator,
+    computed on the device, so a mean over zero items is 0 as on the CPU path (0 / 1, the sum being 0).
+
+    A class index out of range is refused by torch's own kernel (a device-side assert on CUDA); a
+    non-finite loss from a non-finite input fails the device-side assertion of :func:`V.check_result`.
+    """
+    call = 2 if red == 1 else red
+    if log_input:
+        out = _nll(input, target, weight, call, ignore_index)
+    else:
+        out = _ce(input, target, weight, call, ignore_index, label_smoothing)
+    if red == 1:
+        if target.is_floating_point():  # probability targets: one term per position
+            den: torch.Tensor | float = float(input.numel() // (input.shape[1] if input.dim() > 1 else input.shape[0]))
+        else:
+            valid = target != ignore_index
+            if weight is None:
+                den = valid.sum().to(out.dtype)
+            else:
+                den = (weight[torch.where(valid, target, 0)] * valid).sum()
+            den = torch.where(den != 0, den, torch.ones_like(den))
+        out = out / den
+    named: list[V.NamedInput] = [("input", input, log_input), ("weight", weight)]
+    if target.is_floating_point():
+        named.append(("target", target))
+    return V.check_result(out, mode, named)
 
 
 def cross_entropy(
@@ -350,12 +400,12 @@ def kl_div(
         count = x.numel() // x.shape[1] if x.dim() > 1 and x.shape[1] else int(x.dim() == 1 or x.numel())
     # torch's kl_div where it is exact: its value is NaN at a zero target with input -inf (or a log-target
     # of -inf), and its target gradient NaN at zero targets; a non-finite result reruns the safe form
-    quick = not t.requires_grad and V.can_read_on_host(x)
-    out = _kl_reduce(x, t, log_t, reduction, count, sample_weight, num_items, safe=not quick)
-    if quick:
-        total = out.detach()
-        if not math.isfinite((total.sum() if total.dim() else total).item()):
-            out = _kl_reduce(x, t, log_t, reduction, count, sample_weight, num_items, safe=True)
+    if not t.requires_grad and V.can_read_on_host(x):
+        out = _kl_reduce(x, t, log_t, reduction, count, sample_weight, num_items, safe=False)
+        total = out.item() if out.dim() == 0 else out.detach().sum().item()
+        if math.isfinite(total):
+            return out  # a finite result: the checks riding on it pass
+    out = _kl_reduce(x, t, log_t, reduction, count, sample_weight, num_items, safe=True)
     return V.check_result(
         out, mode, (("input", input, input_kind == "log_probs"), ("target", target, log_t)),
         diagnose=None if log_t else lambda: V.check_nonnegative_values(target, "target", "probabilities"),

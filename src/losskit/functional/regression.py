@@ -36,77 +36,15 @@ import torch.nn.functional as F
 
 from .. import _validate as V
 from .._types import Validate
-from ._prep import Number, elementwise_loss
-from .fused.elementwise import fused_elementwise_loss, fused_elementwise_mode
+from ._prep import Number, TorchOp, elementwise_loss
 
 __all__ = [
     "huber_loss", "l1_loss", "log_cosh", "log_cosh_loss", "mae_loss", "mse_loss", "smooth_l1_loss",
 ]
 
 _LOG2 = math.log(2.0)
-# torch's reduction enums (torch.nn._reduction.get_enum)
-_TORCH_REDUCTION = {"none": 0, "mean": 1, "sum": 2}
-_FAST_DTYPES = (torch.float32, torch.float64)
-# below this many elements torch's own op beats the fused C kernel's fixed cost (benchmarks/bench_vs_torch.py);
-# fused mode "always" uses the kernel at any size
-FUSED_MIN_NUMEL = 1 << 17
-
-_mse = torch._C._nn.mse_loss
-_l1 = torch._C._nn.l1_loss
-_huber = torch._C._nn.huber_loss
-_smooth_l1 = torch._C._nn.smooth_l1_loss
-
-
-def _torch_path(
-    op: Callable[..., torch.Tensor],
-    extra: tuple[float, ...],
-    fused: tuple[str, float] | None,
-    input: object,
-    target: object,
-    reduction: str,
-    validate: Validate,
-) -> torch.Tensor | None:
-    """torch's own op where its meaning is losskit's, else None (the composed path runs).
-
-    Reads metadata only; the value checks ride on the result (a finite loss
-    proves finite inputs: every loss here is finite exactly where its residual is).
-    """
-    red = _TORCH_REDUCTION.get(reduction)
-    if red is None or not isinstance(input, torch.Tensor) or not isinstance(target, torch.Tensor):
-        return None
-    dtype = input.dtype
-    if dtype not in _FAST_DTYPES or target.dtype != dtype:
-        return None
-    numel = input.numel()
-    if input.shape != target.shape:
-        V.check_target_broadcast(input, target)
-        target = target.expand_as(input)
-    elif fused is not None and red and (numel >= FUSED_MIN_NUMEL or fused_elementwise_mode() == "always"):
-        out = fused_elementwise_loss(
-            fused, input, target, reduction=reduction, weight=None, sample_weight=None, num_items=None,
-            validate=validate,
-        )
-        if out is not None:
-            return out
-    if red == 1 and numel == 0:
-        return None  # a mean over zero items is 0, not torch's NaN
-    mode = V.value_mode(validate, input)
-    return V.check_result(op(input, target, red, *extra), mode, (("input", input), ("target", target)))
-
-
-def _expand_target(input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """``target`` broadcast to ``input``'s shape where that adds no loss terms (else refused).
-
-    A non-tensor argument passes through unchanged, for the loss's own checks to refuse by name.
-    """
-    if (
-        isinstance(input, torch.Tensor)
-        and isinstance(target, torch.Tensor)
-        and input.shape != target.shape
-    ):
-        V.check_target_broadcast(input, target)
-        return target.expand_as(input)
-    return target
+_mse: TorchOp = (torch._C._nn.mse_loss, ())
+_l1: TorchOp = (torch._C._nn.l1_loss, ())
 
 
 def mse_loss(
@@ -144,13 +82,9 @@ def mse_loss(
     """
     if size_average is not None or reduce is not None:
         reduction = V.legacy_reduction(size_average, reduce, reduction)
-    if weight is None and sample_weight is None and num_items is None:
-        out = _torch_path(_mse, (), ("mse", 0.0), input, target, reduction, validate)
-        if out is not None:
-            return out
     return elementwise_loss(
-        torch.square, input, _expand_target(input, target), reduction=reduction, weight=weight,
-        sample_weight=sample_weight, num_items=num_items, validate=validate, fused=("mse", 0.0),
+        torch.square, input, target, reduction=reduction, weight=weight, sample_weight=sample_weight,
+        num_items=num_items, validate=validate, fused=("mse", 0.0), torch_op=_mse,
     )
 
 
@@ -181,13 +115,9 @@ def l1_loss(
     """
     if size_average is not None or reduce is not None:
         reduction = V.legacy_reduction(size_average, reduce, reduction)
-    if weight is None and sample_weight is None and num_items is None:
-        out = _torch_path(_l1, (), ("l1", 0.0), input, target, reduction, validate)
-        if out is not None:
-            return out
     return elementwise_loss(
-        torch.abs, input, _expand_target(input, target), reduction=reduction, weight=weight,
-        sample_weight=sample_weight, num_items=num_items, validate=validate, fused=("l1", 0.0),
+        torch.abs, input, target, reduction=reduction, weight=weight, sample_weight=sample_weight,
+        num_items=num_items, validate=validate, fused=("l1", 0.0), torch_op=_l1,
     )
 
 
@@ -240,13 +170,9 @@ def huber_loss(
     """
     delta = V.check_positive(delta, "delta")
     delta = V.check_scale_for_inputs(delta, "delta", input, target)  # plain and fused paths alike
-    if weight is None and sample_weight is None and num_items is None:
-        out = _torch_path(_huber, (delta,), ("huber", delta), input, target, reduction, validate)
-        if out is not None:
-            return out
     return elementwise_loss(
-        _huber_kernel(delta), input, _expand_target(input, target), reduction=reduction, weight=weight,
-        sample_weight=sample_weight, num_items=num_items, validate=validate, fused=("huber", delta),
+        _huber_kernel(delta), input, target, reduction=reduction, weight=weight, sample_weight=sample_weight,
+        num_items=num_items, validate=validate, fused=("huber", delta), torch_op=(torch._C._nn.huber_loss, (delta,)),
     )
 
 
@@ -284,18 +210,14 @@ def smooth_l1_loss(
     if size_average is not None or reduce is not None:
         reduction = V.legacy_reduction(size_average, reduce, reduction)
     beta = V.check_interval(beta, "beta", 0.0, math.inf, high_open=True)
-    if weight is None and sample_weight is None and num_items is None:
-        if beta == 0.0:
-            out = _torch_path(_l1, (), ("l1", 0.0), input, target, reduction, validate)
-        else:
-            out = _torch_path(_smooth_l1, (beta,), None, input, target, reduction, validate)
-        if out is not None:
-            return out
-    kernel = torch.abs if beta == 0.0 else _huber_kernel(beta, 1.0 / beta)
+    kernel: Callable[[torch.Tensor], torch.Tensor]
+    if beta == 0.0:
+        kernel, fused, op = torch.abs, ("l1", 0.0), _l1
+    else:
+        kernel, fused, op = _huber_kernel(beta, 1.0 / beta), None, (torch._C._nn.smooth_l1_loss, (beta,))
     return elementwise_loss(
-        kernel, input, _expand_target(input, target), reduction=reduction, weight=weight,
-        sample_weight=sample_weight, num_items=num_items, validate=validate,
-        fused=("l1", 0.0) if beta == 0.0 else None,
+        kernel, input, target, reduction=reduction, weight=weight, sample_weight=sample_weight,
+        num_items=num_items, validate=validate, fused=fused, torch_op=op,
     )
 
 

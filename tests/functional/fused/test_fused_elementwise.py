@@ -10,8 +10,8 @@ import torch
 
 import losskit.functional as LF
 from losskit import LossInputError
+from losskit.functional._prep import FUSED_MIN_NUMEL
 from losskit.functional.fused import _native, elementwise, fused_elementwise, set_fused_elementwise
-from losskit.functional.regression import FUSED_MIN_NUMEL
 
 pytestmark = pytest.mark.skipif(_native.library() is None, reason="no C compiler: the fused kernels are unavailable")
 
