@@ -590,7 +590,7 @@ def check_weight_values(weight: torch.Tensor | None, name: str = "weight", *, no
     lo, hi = torch.aminmax(weight.detach())
     ok = (lo >= 0) & (hi < math.inf)  # NaN fails both comparisons
     if not host_read_allowed(weight):
-        _device_assert(ok, f"{name} holds a negative, NaN or inf value; weights must be finite and >= 0.")
+        _device_assert(ok, f"{name} holds a negative, NaN or inf value; weights must be finite and >= 0{note}.")
         return
     if bool(ok):
         return
