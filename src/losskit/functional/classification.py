@@ -141,6 +141,8 @@ def _torch_class_loss_on_device(
     A class index out of range is refused by torch's own kernel (a device-side assert on CUDA); a
     non-finite loss from a non-finite input fails the device-side assertion of :func:`V.check_result`.
     """
+    if mode and not target.is_floating_point():  # before torch's kernel, so losskit's message fires first
+        V.check_class_indices(target, input.shape[1] if input.dim() > 1 else input.shape[0], ignore_index)
     call = 2 if red == 1 else red
     if log_input:
         out = _nll(input, target, weight, call, ignore_index)
