@@ -11,7 +11,10 @@ processes hits them alike), the median over rounds of each variant's time per ca
 Rows: mse, l1, huber, smooth_l1, BCE (probabilities and logits, with weight / pos_weight) at
 64, 1024, 65536, 2^20 and 2^22 elements, reductions mean / sum / none, element weights;
 cross_entropy and nll_loss from (64, 10) to (4096, 32000) and (N, C, H, W) segmentation shapes,
-with class weights, ignore_index, label_smoothing and probability targets; kl_div.
+with class weights, ignore_index, label_smoothing and probability targets; kl_div; and the
+probabilistic and margin losses torch also has (gaussian_nll, poisson_nll, soft_margin,
+hinge_embedding, margin_ranking, multilabel_soft_margin, multi_margin, multilabel_margin,
+cosine_embedding, triplet_margin).
 
 Targets (issue 9): every row <= 1.10x torch with validation on and <= 1.03x with it off.
 Also printed: ``import torch`` and ``import losskit`` times (fresh interpreters, medians).
@@ -123,6 +126,70 @@ def _class_rows(shapes: list[tuple[int, ...]], quick: bool) -> list[Row]:
     return rows
 
 
+def _family_rows(sizes: list[int], shapes: list[tuple[int, int]]) -> list[Row]:
+    """The probabilistic and margin losses torch also has."""
+    rows = []
+
+    def gen(seed: int) -> torch.Generator:
+        return torch.Generator().manual_seed(seed)
+
+    def signs(shape, g):
+        return torch.randint(0, 2, shape, generator=g).float() * 2 - 1
+
+    for n in sizes:
+        def normal(n=n):
+            g = gen(n)
+            return torch.randn(n, generator=g).requires_grad_(), torch.randn(n, generator=g), g
+
+        for red in ("mean", "none"):
+            rows.append(Row(f"gaussian_nll_loss n={n} {red}", "gaussian_nll_loss",
+                            lambda normal=normal, n=n, red=red: (
+                                (lambda x, y, g: (x, y, torch.rand(n, generator=g) + 0.1))(*normal()),
+                                {"reduction": red})))
+            rows.append(Row(f"poisson_nll_loss n={n} {red}", "poisson_nll_loss",
+                            lambda normal=normal, n=n, red=red: (
+                                (lambda x, y, g: (x, torch.randint(0, 5, (n,), generator=g).float()))(*normal()),
+                                {"reduction": red})))
+            rows.append(Row(f"soft_margin_loss n={n} {red}", "soft_margin_loss",
+                            lambda normal=normal, n=n, red=red: (
+                                (lambda x, y, g: (x, signs((n,), g)))(*normal()), {"reduction": red})))
+            rows.append(Row(f"hinge_embedding_loss n={n} {red}", "hinge_embedding_loss",
+                            lambda normal=normal, n=n, red=red: (
+                                (lambda x, y, g: (x.detach().abs().requires_grad_(), signs((n,), g)))(*normal()),
+                                {"reduction": red})))
+            rows.append(Row(f"margin_ranking_loss n={n} {red}", "margin_ranking_loss",
+                            lambda normal=normal, n=n, red=red: (
+                                (lambda x, y, g: (x, y, signs((n,), g)))(*normal()), {"reduction": red})))
+    for rows_, cols in shapes:
+        s = f"{rows_}x{cols}"
+
+        def matrix(rows_=rows_, cols=cols):
+            g = gen(rows_ * cols)
+            return torch.randn(rows_, cols, generator=g).requires_grad_(), g
+
+        rows.append(Row(f"multilabel_soft_margin_loss {s} mean", "multilabel_soft_margin_loss",
+                        lambda matrix=matrix, rows_=rows_, cols=cols: (
+                            (lambda x, g: (x, torch.randint(0, 2, (rows_, cols), generator=g).float()))(*matrix()),
+                            {})))
+        rows.append(Row(f"multi_margin_loss {s} mean", "multi_margin_loss",
+                        lambda matrix=matrix, rows_=rows_, cols=cols: (
+                            (lambda x, g: (x, torch.randint(0, cols, (rows_,), generator=g)))(*matrix()), {})))
+        rows.append(Row(f"multilabel_margin_loss {s} mean", "multilabel_margin_loss",
+                        lambda matrix=matrix, rows_=rows_, cols=cols: (
+                            (lambda x, g: (x, torch.where(torch.rand(rows_, cols, generator=g) < 0.2,
+                                                          torch.randint(0, cols, (rows_, cols), generator=g),
+                                                          torch.full((rows_, cols), -1))))(*matrix()), {})))
+        rows.append(Row(f"cosine_embedding_loss {s} mean", "cosine_embedding_loss",
+                        lambda matrix=matrix, rows_=rows_, cols=cols: (
+                            (lambda x, g: (x, torch.randn(rows_, cols, generator=g), signs((rows_,), g)))(*matrix()),
+                            {})))
+        rows.append(Row(f"triplet_margin_loss {s} mean", "triplet_margin_loss",
+                        lambda matrix=matrix, rows_=rows_, cols=cols: (
+                            (lambda x, g: (x, torch.randn(rows_, cols, generator=g),
+                                           torch.randn(rows_, cols, generator=g)))(*matrix()), {})))
+    return rows
+
+
 def rows(quick: bool) -> list[Row]:
     if quick:
         sizes, reductions = [64, 65536, 2**20], ["mean", "none"]
@@ -130,7 +197,9 @@ def rows(quick: bool) -> list[Row]:
     else:
         sizes, reductions = [64, 1024, 65536, 2**20, 2**22], ["mean", "sum", "none"]
         shapes = [(64, 10), (256, 1000), (1024, 1000), (4096, 32000), (8, 21, 64, 64)]
-    return _elementwise_rows(sizes, reductions) + _class_rows(shapes, quick)
+    families = _family_rows(sizes[:3] if quick else sizes[:4], [(64, 10), (256, 1000)] if quick
+                            else [(64, 10), (256, 1000), (4096, 128)])
+    return _elementwise_rows(sizes, reductions) + _class_rows(shapes, quick) + families
 
 
 def _call(fn: Callable, args: tuple, kwargs: dict) -> Callable[[], None]:
