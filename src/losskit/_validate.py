@@ -220,6 +220,11 @@ def is_strict() -> bool:
     return _strict
 
 
+def strict_level(validate: Validate) -> bool:
+    """:func:`strict` for a call whose value checks are known to be on (its mode is not ``OFF``): no re-resolve."""
+    return validate == "strict" or (validate is None and _strict)
+
+
 def strict(validate: Validate) -> bool:
     """Whether this call runs the strict checks: ``validate="strict"``, or ``None`` at the strict global level."""
     if validate is False or not resolve(validate):

@@ -137,7 +137,7 @@ def _bce(
     mode = V.value_mode(validate, input)
     # torch's meaning takes any finite target and weight (torch's kernel refuses probabilities outside
     # [0, 1] itself); the strict level, and losskit's log-probability input, check the ranges up front
-    strict = bool(mode) and V.strict(validate)
+    strict = bool(mode) and V.strict_level(validate)
     if strict:
         V.check_unit_interval(target, "target")
         V.check_weight_values_once(weight)
