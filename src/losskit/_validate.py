@@ -57,6 +57,7 @@ device-side assert does; rerun the step with ``set_sync_policy("always")``
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 import numbers
 import weakref
@@ -1153,9 +1154,14 @@ def check_loss_options(name: str, keys: Sequence[str], allowed: dict[str, object
 # ---------------------------------------------------------------- scales within the compute dtype
 
 
+@functools.cache
 def _normal_range(dtype: torch.dtype) -> tuple[float, float]:
     info = torch.finfo(dtype)
     return info.tiny, info.max
+
+
+# every float dtype a loss is computed in (float32 at least) holds these as normal numbers
+_SAFE_SCALES = (2.0**-125, 2.0**127)
 
 
 def check_scale_in_dtype(value: float | torch.Tensor, name: str, dtype: torch.dtype) -> float | torch.Tensor:
@@ -1189,6 +1195,8 @@ def check_scale_for_inputs(value: float, name: str, input: object, target: objec
 
     Tensors of other kinds are left to the tensor checks that follow.
     """
+    if type(value) is float and _SAFE_SCALES[0] <= value <= _SAFE_SCALES[1]:
+        return value  # a normal number of float32 and float64 alike (the common case: no dtype lookups)
     if not (isinstance(input, torch.Tensor) and isinstance(target, torch.Tensor)):
         return value
     if not (input.is_floating_point() and target.is_floating_point()):
