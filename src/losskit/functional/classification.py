@@ -91,6 +91,8 @@ def _torch_class_loss(
     ):
         return None
     strict = bool(mode) and V.strict_level(validate)
+    if strict and log_input:
+        return None  # the strict level checks that nll_loss's rows are log-probabilities: the composed path
     if target.dtype == torch.int64:
         if ndim == 2:
             if target.dim() != 1 or target.shape[0] != shape[0]:
@@ -307,7 +309,7 @@ def nll_loss(
     """
     if size_average is not None or reduce is not None:
         reduction = V.legacy_reduction(size_average, reduce, reduction)
-    if sample_weight is None and num_items is None and not V.strict(validate):
+    if sample_weight is None and num_items is None:
         out = _torch_class_loss(input, target, weight, ignore_index, reduction, 0.0, validate, True)
         if out is not None:
             return out
