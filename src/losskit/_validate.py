@@ -27,9 +27,9 @@ losses) run those checks at the default level too.
 loss is non-finite whenever an input that reaches it is, so a loss computes
 its result first and hands it to :func:`check_result`, which looks at the
 inputs only when the result is non-finite (see its docstring for the
-contract). Checks the result cannot reveal (a negative weight, a class index
-out of range, rows of probabilities that do not sum to 1) still read their
-argument, once, with a single reduction each.
+contract). Checks the result cannot reveal (a class index out of range, and at
+the strict level a negative weight or rows of probabilities that do not sum to
+1) still read their argument, once, with a single reduction each.
 
 **No host-device sync on accelerators.** Reading a check's verdict on the
 host (``bool(tensor)``, ``.item()``) stalls an accelerator's queue. The
