@@ -62,7 +62,7 @@ MODULE_OF = {
 NAMES = [n for n, m in MODULE_OF.items() if hasattr(LF, n) and hasattr(lnn, m)]
 FUNCTION_OF = {MODULE_OF[n]: n for n in NAMES}
 DTYPES = (torch.float64, torch.float32, torch.float16)
-RULES = ("broadcast", "zero_items", "kl_mean", "weighted_mean", "value_checks")
+RULES = ("broadcast", "zero_items", "kl_mean", "weighted_mean", "finite_gradient", "value_checks")
 TOL = {torch.float64: (1e-7, 1e-9), torch.float32: (1e-4, 1e-5), torch.float16: (1e-2, 1e-2)}
 
 
@@ -159,9 +159,25 @@ def _class_dim(x: torch.Tensor) -> int:
     return 1 if x.dim() > 1 else 0
 
 
+def _finite_where_torch_is_nan(case: Case, ours) -> bool:
+    """KL's target gradient at a zero target: torch's is NaN, losskit's finite; equal everywhere else."""
+    theirs = _run(False, case)
+    if not _close(ours[0], theirs[0], case.dtype) or len(ours[1]) != len(theirs[1]):
+        return False
+    nan_somewhere = False
+    for a, b in zip(ours[1], theirs[1], strict=True):
+        nan = torch.isnan(b)
+        nan_somewhere |= bool(nan.any())
+        if bool(torch.isnan(a[nan]).any()) or not _close(torch.where(nan, 0, a), torch.where(nan, 0, b), case.dtype):
+            return False
+    return nan_somewhere
+
+
 def _documented_difference(case: Case, ours) -> str | None:
     """The table rule that predicts losskit's differing value, verified from torch's own numbers."""
     value = ours[0]
+    if case.name == "kl_div" and _finite_where_torch_is_nan(case, ours):
+        return "finite_gradient"
     if case.reduction != "mean" or value.dim():
         return None
     ref64 = functools.partial(_run, False, case, dtype=torch.float64)
@@ -210,6 +226,19 @@ def _valid_copy(case: Case, message: str) -> Case | None:
     dim = _class_dim(case.input)
     kwargs = dict(case.kwargs)
     args = list(case.args)
+    if "non-finite" in message:  # the named NaN/inf argument, by its place in torch's signature, made finite
+        def finite(t: torch.Tensor) -> torch.Tensor:
+            return torch.nan_to_num(t.detach(), nan=0.0, posinf=10.0, neginf=-10.0).requires_grad_(t.requires_grad)
+
+        params = list(inspect.signature(getattr(F, case.name)).parameters)
+        if name == params[0]:
+            return replace(case, input=finite(case.input))
+        if name in params and 0 < params.index(name) <= len(args):
+            args[params.index(name) - 1] = finite(args[params.index(name) - 1])
+            return replace(case, args=tuple(args))
+        if isinstance(kwargs.get(name), torch.Tensor):
+            kwargs[name] = finite(kwargs[name])
+            return replace(case, kwargs=kwargs)
     if name in ("weight", "pos_weight") and "negative" in message and name in kwargs:
         kwargs[name] = kwargs[name].detach().abs().requires_grad_(kwargs[name].requires_grad)
         return replace(case, kwargs=kwargs)
@@ -227,19 +256,6 @@ def _valid_copy(case: Case, message: str) -> Case | None:
     if name == "input" and case.name in ("nll_loss", "kl_div"):
         x = torch.log_softmax(case.input.detach().double(), dim).to(case.input.dtype)
         return replace(case, input=x.requires_grad_(case.input.requires_grad))
-    if "non-finite" in message:  # the named NaN/inf argument, by its place in torch's signature, made finite
-        def finite(t: torch.Tensor) -> torch.Tensor:
-            return torch.nan_to_num(t.detach(), nan=0.0, posinf=10.0, neginf=-10.0).requires_grad_(t.requires_grad)
-
-        params = list(inspect.signature(getattr(F, case.name)).parameters)
-        if name == params[0]:
-            return replace(case, input=finite(case.input))
-        if name in params and 0 < params.index(name) <= len(args):
-            args[params.index(name) - 1] = finite(args[params.index(name) - 1])
-            return replace(case, args=tuple(args))
-        if isinstance(kwargs.get(name), torch.Tensor):
-            kwargs[name] = finite(kwargs[name])
-            return replace(case, kwargs=kwargs)
     return None
 
 
@@ -261,8 +277,9 @@ def classify(case: Case, depth: int = 0) -> list[tuple[str, str]]:
             copy = _valid_copy(case, str(e))
             if copy is None:
                 return [(kind, f"FAIL no valid copy for: {e}")]
-            if depth < 3:
-                return out + classify(copy, depth + 1)
+            if depth >= 3:
+                return [(kind, f"FAIL still refused after {depth + 1} repairs: {e}")]
+            return out + classify(copy, depth + 1)
         return out
     except Exception as e:
         return [(kind, f"FAIL error {type(e).__name__}: {e}")]
@@ -338,17 +355,34 @@ def _criterion_cases() -> list[Case]:
 
 
 @functools.cache
-def _results() -> tuple[Counter, list[str]]:
+def _results() -> tuple[Counter, list[str], Counter]:
+    """(counts per (kind, outcome), failure lines, counts per (loss, outcome as called))."""
     counts: Counter = Counter()
+    per_loss: Counter = Counter()
     failures = []
     for gather in (_op_cases, _module_cases, _criterion_cases):
         for case in gather():
-            for kind, outcome in classify(case):
+            chain = classify(case)
+            per_loss[(case.name, "FAIL" if chain[0][1].startswith("FAIL") else chain[0][1])] += 1
+            if chain[-1][1] == "value_checks":  # a chain of repairs must end in a comparison
+                chain[-1] = (chain[-1][0], "FAIL the valid copy is still refused")
+            for kind, outcome in chain:
                 counts[(kind, outcome if not outcome.startswith("FAIL") else "FAIL")] += 1
                 if outcome.startswith("FAIL"):
                     failures.append(f"{case.source} {case.name} {case.form} {case.dtype} "
                                     f"reduction={case.reduction}: {outcome[:300]}")
-    return counts, failures
+    return counts, failures, per_loss
+
+
+def _per_loss_report(per_loss: Counter) -> str:
+    names = sorted({n for n, _ in per_loss})
+    lines = ["per loss, as called: pass / cases (the rest by rule)"]
+    for name in names:
+        total = sum(v for (n, o), v in per_loss.items() if n == name and o != "torch_refuses")
+        rules = ", ".join(f"{o} {v}" for (n, o), v in sorted(per_loss.items())
+                          if n == name and o not in ("pass", "torch_refuses"))
+        lines.append(f"  {name:>28}: {per_loss.get((name, 'pass'), 0)} / {total}" + (f"  ({rules})" if rules else ""))
+    return "\n".join(lines)
 
 
 def _report(counts: Counter) -> str:
@@ -367,10 +401,10 @@ def _report(counts: Counter) -> str:
 
 
 def test_torch_samples_pass_or_follow_a_documented_rule(capsys) -> None:
-    counts, failures = _results()
+    counts, failures, per_loss = _results()
     report = _report(counts)
     with capsys.disabled():
-        print(f"\ntorch parity (losses: {', '.join(NAMES)})\n{report}")
+        print(f"\ntorch parity (losses: {', '.join(NAMES)})\n{report}\n{_per_loss_report(per_loss)}")
     assert not failures, f"{len(failures)} case(s) outside the table:\n" + "\n".join(failures[:40]) + "\n" + report
     as_called = sum(v for (k, o), v in counts.items() if k == "as called" and o != "torch_refuses")
     assert as_called > 1000, report  # the generators really ran
@@ -379,12 +413,16 @@ def test_torch_samples_pass_or_follow_a_documented_rule(capsys) -> None:
 
 def test_pass_rate_target(capsys) -> None:
     """Issue 9's target: at least 97% of the cases pass as called (the rest follow a table rule)."""
-    counts, _ = _results()
+    counts, _, per_loss = _results()
     as_called = sum(v for (k, o), v in counts.items() if k == "as called" and o != "torch_refuses")
     passed = counts.get(("as called", "pass"), 0)
     rate = passed / as_called
     with capsys.disabled():
         print(f"\ntorch parity: {passed} of {as_called} pass as called ({100 * rate:.1f}%)")
-    if rate < 0.97:
-        pytest.xfail(f"{100 * rate:.1f}% pass as called (target 97%): the rest are refused or differ by a "
-                     f"rule of the deliberate-differences table\n{_report(counts)}")
+    assert rate >= 0.97, (f"{100 * rate:.1f}% pass as called (target 97%)\n{_report(counts)}\n"
+                          f"{_per_loss_report(per_loss)}")
+    # no loss may hide its refusals behind the others' counts: value checks refuse at most 15% of any one
+    # loss's cases as called (torch's reference inputs feed NaN and inf on purpose: kl_div 13%)
+    for name in {n for n, _ in per_loss}:
+        total = sum(v for (n, o), v in per_loss.items() if n == name and o != "torch_refuses")
+        assert per_loss.get((name, "value_checks"), 0) <= 0.15 * total, _per_loss_report(per_loss)

@@ -27,9 +27,9 @@ losses) run those checks at the default level too.
 loss is non-finite whenever an input that reaches it is, so a loss computes
 its result first and hands it to :func:`check_result`, which looks at the
 inputs only when the result is non-finite (see its docstring for the
-contract). Checks the result cannot reveal (a negative weight, a class index
-out of range, rows of probabilities that do not sum to 1) still read their
-argument, once, with a single reduction each.
+contract). Checks the result cannot reveal (a class index out of range, and at
+the strict level a negative weight or rows of probabilities that do not sum to
+1) still read their argument, once, with a single reduction each.
 
 **No host-device sync on accelerators.** Reading a check's verdict on the
 host (``bool(tensor)``, ``.item()``) stalls an accelerator's queue. The
@@ -57,6 +57,7 @@ device-side assert does; rerun the step with ``set_sync_policy("always")``
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 import numbers
 import weakref
@@ -218,6 +219,11 @@ def resolve(validate: Validate) -> bool:
 def is_strict() -> bool:
     """Whether the global level is ``"strict"``."""
     return _strict
+
+
+def strict_level(validate: Validate) -> bool:
+    """:func:`strict` for a call whose value checks are known to be on (its mode is not ``OFF``): no re-resolve."""
+    return validate == "strict" or (validate is None and _strict)
 
 
 def strict(validate: Validate) -> bool:
@@ -1148,9 +1154,14 @@ def check_loss_options(name: str, keys: Sequence[str], allowed: dict[str, object
 # ---------------------------------------------------------------- scales within the compute dtype
 
 
+@functools.cache
 def _normal_range(dtype: torch.dtype) -> tuple[float, float]:
     info = torch.finfo(dtype)
     return info.tiny, info.max
+
+
+# every float dtype a loss is computed in (float32 at least) holds these as normal numbers
+_SAFE_SCALES = (2.0**-125, 2.0**127)
 
 
 def check_scale_in_dtype(value: float | torch.Tensor, name: str, dtype: torch.dtype) -> float | torch.Tensor:
@@ -1184,6 +1195,8 @@ def check_scale_for_inputs(value: float, name: str, input: object, target: objec
 
     Tensors of other kinds are left to the tensor checks that follow.
     """
+    if type(value) is float and _SAFE_SCALES[0] <= value <= _SAFE_SCALES[1]:
+        return value  # a normal number of float32 and float64 alike (the common case: no dtype lookups)
     if not (isinstance(input, torch.Tensor) and isinstance(target, torch.Tensor)):
         return value
     if not (input.is_floating_point() and target.is_floating_point()):

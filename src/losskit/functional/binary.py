@@ -137,7 +137,7 @@ def _bce(
     mode = V.value_mode(validate, input)
     # torch's meaning takes any finite target and weight (torch's kernel refuses probabilities outside
     # [0, 1] itself); the strict level, and losskit's log-probability input, check the ranges up front
-    strict = bool(mode) and V.strict(validate)
+    strict = bool(mode) and V.strict_level(validate)
     if strict:
         V.check_unit_interval(target, "target")
         V.check_weight_values_once(weight)
@@ -220,7 +220,8 @@ def binary_cross_entropy(
     Args:
       input: probabilities :math:`p \\in [0, 1]` (``input_kind="probs"``).
       target: labels in [0, 1], the same shape.
-      weight: elementwise weights :math:`w \\ge 0`, broadcast to ``input``.
+      weight: elementwise weights :math:`w`, broadcast to ``input`` (any sign, as in
+        torch; ``validate="strict"`` requires :math:`w \\ge 0`).
       size_average, reduce: deprecated, as in torch.
       pos_weight: losskit's extension, see :func:`binary_cross_entropy_with_logits`.
 
@@ -263,7 +264,8 @@ def binary_cross_entropy_with_logits(
     Args:
       input: logits :math:`x`, any shape.
       target: labels in [0, 1], the same shape.
-      weight: elementwise weights :math:`w \\ge 0`, broadcast to ``input``.
+      weight: elementwise weights :math:`w`, broadcast to ``input`` (any sign, as in
+        torch; ``validate="strict"`` requires :math:`w \\ge 0`).
       pos_weight: weight of the positive term :math:`w_+ \\ge 0`: a number,
         or a tensor that broadcasts to ``input`` (e.g. (C,) for the labels
         along the last dim).

@@ -90,7 +90,9 @@ def _torch_class_loss(
         not isinstance(weight, torch.Tensor) or weight.dtype != input.dtype or weight.shape != (num_classes,)
     ):
         return None
-    strict = bool(mode) and (validate == "strict" or (validate is None and V.is_strict()))
+    strict = bool(mode) and V.strict_level(validate)
+    if strict and log_input:
+        return None  # the strict level checks that nll_loss's rows are log-probabilities: the composed path
     if target.dtype == torch.int64:
         if ndim == 2:
             if target.dim() != 1 or target.shape[0] != shape[0]:
@@ -307,7 +309,7 @@ def nll_loss(
     """
     if size_average is not None or reduce is not None:
         reduction = V.legacy_reduction(size_average, reduce, reduction)
-    if sample_weight is None and num_items is None and not V.strict(validate):
+    if sample_weight is None and num_items is None:
         out = _torch_class_loss(input, target, weight, ignore_index, reduction, 0.0, validate, True)
         if out is not None:
             return out
@@ -366,6 +368,10 @@ def kl_div(
     """
     if size_average is not None or reduce is not None:
         reduction = V.legacy_reduction(size_average, reduce, reduction)
+    if input_kind == "log_probs" and sample_weight is None and num_items is None:
+        out = _torch_kl(input, target, reduction, log_target or target_kind == "log_probs", target_kind, validate)
+        if out is not None:
+            return out
     V.check_choice(reduction, "reduction", _KL_REDUCTIONS)
     if log_target:
         target_kind = "log_probs"
@@ -413,6 +419,38 @@ def kl_div(
         diagnose=None if log_t else lambda: V.check_nonnegative_values(target, "target", "probabilities"),
     )
 
+
+
+_KL_TORCH = {"none": 0, "sum": 2, "mean": 2, "batchmean": 2}
+
+
+def _torch_kl(
+    input: object, target: object, reduction: str, log_t: bool, target_kind: str, validate: Validate
+) -> torch.Tensor | None:
+    """torch's kl_div for torch's own call (same shapes and dtype, a target without gradient), else None.
+
+    The result is read once (one 0-d host read): a finite one proves finite inputs and is returned; a
+    non-finite one (NaN or negative targets, or ``0 log 0`` at a log-input of -inf) goes to the safe path,
+    which computes losskit's value or names the argument.
+    """
+    red = _KL_TORCH.get(reduction)
+    if red is None or target_kind not in V.TARGET_KINDS or not isinstance(input, torch.Tensor):
+        return None
+    if not isinstance(target, torch.Tensor) or target.requires_grad or input.dtype not in _FAST_DTYPES:
+        return None
+    shape = input.shape
+    if target.dtype != input.dtype or target.shape != shape or not shape or not input.numel():
+        return None
+    mode = V.fast_mode(validate, input)
+    if mode < 0 or (mode and V.strict_level(validate)):
+        return None
+    out = torch.kl_div(input, target, red, log_target=log_t)
+    if reduction == "batchmean":
+        out = out / shape[0]
+    elif reduction == "mean" and len(shape) > 1:  # one KL value per position, summed over the classes of dim 1
+        out = out / (input.numel() // shape[1])
+    total = out.item() if red else out.detach().sum().item()
+    return out if math.isfinite(total) else None
 
 
 def kl_divergence_loss(
