@@ -8,10 +8,12 @@ public: the losses in :mod:`losskit.functional` are.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
+import torch.autograd.forward_ad as _forward_ad
 import torch.nn.functional as F
 
 from .. import _validate as V
@@ -367,3 +369,126 @@ def prepare_classification(
     if target_kind == "log_probs":
         return ClassBatch(log_p, None, None, t.exp(), t, w, unbatched, validate)
     return ClassBatch(log_p, None, None, t, None, w, unbatched, validate)
+
+
+# ------------------------------------------------------------------ torch's own op for the other torch names
+
+_REAL_TYPES = (int, float)
+
+
+def torch_reduction(
+    reduction: object, input: object, same: tuple[object, ...] = (), others: tuple[object, ...] = ()
+) -> int | None:
+    """torch's reduction enum where the tensors' metadata lets torch's op compute losskit's loss, else None.
+
+    ``input`` float32 or float64; ``same`` of its dtype and shape, ``others`` (``None`` entries skipped)
+    of its dtype (their shapes are the caller's to check); and a non-empty input (a mean over zero items
+    is 0 in losskit, NaN in torch; torch's multi-class margin kernels sum an empty batch to garbage).
+    """
+    try:
+        red = _TORCH_REDUCTION.get(reduction)  # type: ignore[call-overload]  # any hashable; None if not a key
+    except TypeError:  # unhashable: the composed path refuses it by name
+        return None
+    if red is None or not isinstance(input, torch.Tensor):
+        return None
+    dtype = input.dtype
+    if dtype not in _FAST_DTYPES:
+        return None
+    if same:
+        shape = input.shape
+        for t in same:
+            if not isinstance(t, torch.Tensor) or t.dtype != dtype or t.shape != shape:
+                return None
+    for t in others:
+        if t is not None and (not isinstance(t, torch.Tensor) or t.dtype != dtype):
+            return None
+    if not input.numel():
+        return None  # losskit's composed path (torch's kernels return garbage for some empty sums)
+    return red
+
+
+Args = tuple[object, ...]
+
+
+def torch_result(
+    op: Callable[..., torch.Tensor],
+    args: Args,
+    validate: Validate,
+    named: tuple[tuple[str, int], ...],
+    *,
+    strict_checks: bool = False,
+    guard: Callable[[Args], bool] | None = None,
+    exact: Callable[[Args], bool] | None = None,
+    device_checks: Callable[[Args], None] | None = None,
+    overflows: bool = False,
+) -> torch.Tensor | None:
+    """torch's op ``op(*args)`` as the loss, its value checks riding on the result; None hands the call to
+    the composed path (the reference), which diagnoses the inputs or computes losskit's answer.
+
+    * ``args[0]``: the input, whose device decides where the verdict is read
+      (:func:`losskit._validate.fast_mode`); ``named``: ``(name, position in args)`` of the arguments
+      whose NaN or inf reaches the result.
+    * ``strict_checks``: the loss has checks of its own at the strict level; that level takes the
+      composed path.
+    * ``guard(args)``: a value check the result cannot show (a variance >= 0), as a host-side verdict.
+    * ``exact(args)``: whether torch's op computes losskit's value on these inputs (no NaN score that its
+      kernel drops), asked at every level, ``validate=False`` included (where the composed path gives
+      NaN); its kernel has no forward-mode derivative either, so dual tensors take the composed path.
+    * ``device_checks(args)``: ``guard`` and ``exact`` as device-side assertions, for accelerators;
+      there ``exact`` losses with ``validate=False`` take the composed path (no host read).
+    * ``overflows``: torch's op is non-finite on some finite inputs where losskit's loss is finite, so
+      its result (0-d: a ``"mean"`` or ``"sum"``) is read even with ``validate=False``, and
+      accelerators (no host read) take the composed path.
+
+    With ``validate=False`` a call costs torch's op alone (and ``exact``). On the CPU a clean call with
+    value checks costs the guard, one reduction of the result (none for a 0-d one) and one 0-d read; a
+    non-finite result, a failed guard or a ``RuntimeError`` from torch's op (a class index out of range, a
+    shape it refuses) returns None. The Python cost is a few microseconds (benchmarks/bench_vs_torch.py).
+    """
+    if exact is None:
+        if validate is False and not overflows and not torch._C._are_functorch_transforms_active():
+            try:
+                return op(*args)  # torch's op in a torch.compile trace too: its meaning is losskit's
+            except RuntimeError:
+                return None  # torch refused the call (a shape, a dtype): the composed path names what is wrong
+    elif _forward_ad._current_level >= 0:
+        return None
+    mode = V.fast_mode(validate, args[0])  # type: ignore[arg-type]  # the first argument is a tensor
+    if mode == V.SYNC:
+        if strict_checks and (validate == "strict" or (validate is None and V.is_strict())):
+            return None
+        try:
+            out = op(*args)
+        except RuntimeError:
+            return None  # the composed path names what torch refused
+        if (guard is not None and not guard(args)) or (exact is not None and not exact(args)):
+            return None
+        return out if math.isfinite((out.detach().sum() if out.dim() else out).item()) else None
+    if mode == V.OFF:
+        try:
+            out = op(*args)
+        except RuntimeError:
+            return None
+        if (overflows and not math.isfinite(out.item())) or (exact is not None and not exact(args)):
+            return None
+        return out
+    if mode == V.TRACED or overflows:
+        return None
+    mode = V.value_mode(validate, args[0])  # type: ignore[arg-type]  # an accelerator: no host read
+    if (mode and strict_checks and V.strict(validate)) or (not mode and exact is not None):
+        return None
+    if mode and device_checks is not None:
+        device_checks(args)
+    try:
+        out = op(*args)
+    except RuntimeError:
+        return None
+    return V.check_result(out, mode, [(name, args[i]) for name, i in named])  # type: ignore[misc]
+
+
+def has_no_nan(t: torch.Tensor) -> bool:
+    """Whether ``t`` holds no NaN (host read), at the least cost: ``torch.equal(t, t)`` on small tensors
+    (one call, NaN != NaN), a sum on large ones (False on an inf too, or an overflowing sum)."""
+    if t.numel() <= 4096:
+        return torch.equal(t, t)
+    return math.isfinite(t.detach().sum().item())

@@ -24,13 +24,16 @@ overflows to inf. Beyond torch: ``multi_margin_loss`` also takes
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import cast
+
 import torch
 import torch.nn.functional as F
 
 from .. import _validate as V
 from .._reduce import reduce_loss
 from .._types import Validate
-from ._prep import Number, compute_dtype
+from ._prep import _REAL_TYPES, Number, compute_dtype, has_no_nan, torch_reduction, torch_result
 
 __all__ = [
     "hinge_embedding_loss",
@@ -42,6 +45,44 @@ __all__ = [
     "soft_margin_loss",
     "squared_hinge_loss",
 ]
+
+
+def _torch_margin(
+    op: Callable[..., torch.Tensor],
+    args: tuple[object, ...],
+    reduction: str,
+    validate: Validate,
+    named: tuple[tuple[str, int], ...],
+    overflows: bool = False,
+) -> torch.Tensor | None:
+    """torch's own elementwise margin op ``op(*args, reduction_enum)`` where its meaning is losskit's (the
+    tensors ``named`` of one float dtype and shape; the strict level's label checks take the composed
+    path), else None. Metadata only; the value checks ride on the result (:func:`torch_result`)."""
+    red = torch_reduction(reduction, args[0], tuple(args[i] for _, i in named[1:]))
+    if red is None:
+        return None
+    return torch_result(op, (*args, red), validate, named, strict_checks=True, overflows=overflows)
+
+
+def _no_nan_score(args: tuple[object, ...]) -> bool:
+    """torch's multi-class margin kernels' ``if z > 0`` drops a NaN score (and a NaN class weight where no
+    class violates): such a call takes the composed path, which names it."""
+    weight = args[4] if len(args) == 6 else None  # multi_margin_loss's (input, target, p, margin, weight, red)
+    return has_no_nan(args[0]) and (weight is None or has_no_nan(weight))  # type: ignore[arg-type]
+
+
+def _multi_margin_device_checks(args: tuple[object, ...]) -> None:
+    input, target, weight = cast(torch.Tensor, args[0]), cast(torch.Tensor, args[1]), args[4]
+    V.check_class_indices(target, input.shape[1], None)  # before torch's kernel, so losskit's message fires
+    V.check_finite(input, "input")
+    if weight is not None:
+        V.check_finite(cast(torch.Tensor, weight), "weight")
+
+
+def _multilabel_margin_device_checks(args: tuple[object, ...]) -> None:
+    input, target = cast(torch.Tensor, args[0]), cast(torch.Tensor, args[1])
+    V.check_multilabel_index_values(target, input.shape[1])  # before torch's kernel
+    V.check_finite(input, "input")
 
 
 def _strict(mode: int, validate: Validate) -> bool:
@@ -107,6 +148,33 @@ def _reduce(
 
 # ------------------------------------------------------------------ torch's margin losses
 
+# torch's C bindings take the reduction as its enum value, which their stubs spell as str
+_soft_margin = cast("Callable[[torch.Tensor, torch.Tensor, int], torch.Tensor]", torch._C._nn.soft_margin_loss)
+_multilabel_margin = cast(
+    "Callable[[torch.Tensor, torch.Tensor, int], torch.Tensor]", torch._C._nn.multilabel_margin_loss
+)
+_multi_margin = cast(
+    "Callable[[torch.Tensor, torch.Tensor, int, float, torch.Tensor | None, int], torch.Tensor]",
+    torch._C._nn.multi_margin_loss,
+)
+_bce_logits = cast(
+    "Callable[[torch.Tensor, torch.Tensor, torch.Tensor | None, torch.Tensor | None, int], torch.Tensor]",
+    torch.binary_cross_entropy_with_logits,
+)
+
+
+def _multilabel_soft_margin(
+    input: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | None, red: int
+) -> torch.Tensor:
+    """torch's multilabel soft margin in one fused op: the class mean of the per-class logistic loss is
+    binary cross-entropy with logits (weighted by ``weight`` along the classes), whose mean over every
+    element is the mean over the positions of their class means."""
+    if red == 1:
+        return _bce_logits(input, target, weight, None, 1)
+    if red == 2:
+        return _bce_logits(input, target, weight, None, 2) / input.shape[-1]
+    return _bce_logits(input, target, weight, None, 0).sum(-1) / input.shape[-1]
+
 
 def margin_ranking_loss(
     input1: torch.Tensor,
@@ -137,6 +205,13 @@ def margin_ranking_loss(
       Herbrich, Graepel & Obermayer, *Large Margin Rank Boundaries for Ordinal
       Regression*, 2000; torch's ``MarginRankingLoss``.
     """
+    if sample_weight is None and num_items is None and size_average is None and reduce is None and (
+        type(margin) in _REAL_TYPES
+    ):
+        out = _torch_margin(torch.margin_ranking_loss, (input1, input2, target, margin), reduction, validate,
+                            (("input1", 0), ("input2", 1), ("target", 2)))
+        if out is not None:
+            return out
     reduction = V.check_reduction(V.legacy_reduction(size_average, reduce, reduction))
     margin = V.check_number(margin, "margin")
     V.check_float(input1, "input1")
@@ -179,6 +254,14 @@ def hinge_embedding_loss(
       Hadsell, Chopra & LeCun, *Dimensionality Reduction by Learning an
       Invariant Mapping*, CVPR 2006; torch's ``HingeEmbeddingLoss``.
     """
+    if sample_weight is None and num_items is None and size_average is None and reduce is None and (
+        type(margin) in _REAL_TYPES
+    ):
+        # a NaN label only selects a term: it never reaches the value
+        out = _torch_margin(torch.hinge_embedding_loss, (input, target, margin), reduction, validate,
+                            (("input", 0), ("target", 1)))
+        if out is not None:
+            return out
     reduction = V.check_reduction(V.legacy_reduction(size_average, reduce, reduction))
     margin = V.check_number(margin, "margin")
     V.check_float(input, "input")
@@ -220,6 +303,15 @@ def soft_margin_loss(
     References:
       torch's ``SoftMarginLoss``; Cox, *The Regression Analysis of Binary Sequences*, 1958.
     """
+    if sample_weight is None and num_items is None and size_average is None and reduce is None and (
+        reduction != "none" and not (isinstance(target, torch.Tensor) and target.requires_grad)
+    ):  # torch's op has no gradient for the target
+        # torch's log1p(exp(-y x)) overflows where the softplus is finite, so its 0-d result is read (then the
+        # composed path computes it); "none" is the composed path, as fast as torch's without that read
+        out = _torch_margin(_soft_margin, (input, target), reduction, validate, (("input", 0), ("target", 1)),
+                            overflows=True)
+        if out is not None:
+            return out
     reduction = V.check_reduction(V.legacy_reduction(size_average, reduce, reduction))
     V.check_float(input, "input")
     V.check_tensor(target, "target")
@@ -265,6 +357,21 @@ def multi_margin_loss(
       Weston & Watkins, *Support Vector Machines for Multi-Class Pattern
       Recognition*, ESANN 1999; torch's ``MultiMarginLoss``.
     """
+    if (
+        sample_weight is None and num_items is None and size_average is None and reduce is None
+        and type(p) is int and (p == 1 or p == 2) and type(margin) in _REAL_TYPES
+        and isinstance(input, torch.Tensor) and input.ndim == 2 and isinstance(target, torch.Tensor)
+        and target.ndim == 1  # torch's kernel refuses the other shapes, and an index dtype other than int64
+    ):
+        red = torch_reduction(reduction, input, others=(weight,))  # weight: None or a tensor if red is not None
+        if red is not None and (weight is None or (weight.ndim == 1 and not weight.requires_grad)):
+            # (torch's op has no gradient for the weight)
+            out = torch_result(
+                _multi_margin, (input, target, p, margin, weight, red), validate, (("input", 0), ("weight", 4)),
+                strict_checks=weight is not None, exact=_no_nan_score, device_checks=_multi_margin_device_checks,
+            )
+            if out is not None:
+                return out
     reduction = V.check_reduction(V.legacy_reduction(size_average, reduce, reduction))
     if p not in (1, 2):
         raise V.LossInputError(f"p={p!r} is not supported; multi_margin_loss takes p=1 or p=2, as torch.")
@@ -315,6 +422,16 @@ def multilabel_margin_loss(
       torch's ``MultiLabelMarginLoss``; Crammer & Singer, *A New Family of Online
       Algorithms for Category Ranking*, JMLR 2003.
     """
+    if (
+        sample_weight is None and num_items is None and size_average is None and reduce is None
+        and isinstance(input, torch.Tensor) and input.ndim == 2 and isinstance(target, torch.Tensor)
+    ):  # torch's kernel refuses a target not shaped like input, or of a dtype other than int64
+        red = torch_reduction(reduction, input)
+        if red is not None:
+            out = torch_result(_multilabel_margin, (input, target, red), validate, (("input", 0),),
+                               exact=_no_nan_score, device_checks=_multilabel_margin_device_checks)
+            if out is not None:
+                return out
     reduction = V.check_reduction(V.legacy_reduction(size_average, reduce, reduction))
     V.check_float(input, "input")
     V.check_multilabel_indices(target, input)
@@ -366,6 +483,18 @@ def multilabel_soft_margin_loss(
     References:
       torch's ``MultiLabelSoftMarginLoss``.
     """
+    if sample_weight is None and num_items is None and size_average is None and reduce is None and (
+        isinstance(input, torch.Tensor) and input.dim() and input.numel()
+        and (weight is None or (
+            isinstance(weight, torch.Tensor) and weight.shape == input.shape[-1:] and not weight.requires_grad
+        ))  # torch's fused op has no gradient for the weight
+    ):
+        red = torch_reduction(reduction, input, (target,), (weight,))
+        if red is not None:
+            out = torch_result(_multilabel_soft_margin, (input, target, weight, red), validate,
+                               (("input", 0), ("target", 1), ("weight", 2)), strict_checks=True)
+            if out is not None:
+                return out
     reduction = V.check_reduction(V.legacy_reduction(size_average, reduce, reduction))
     V.check_float(input, "input")
     V.check_label_dtype(target)

@@ -19,18 +19,25 @@ torch's order and give torch's values (a mean over zero items is 0, not NaN).
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
+from typing import cast
+
 import torch
 import torch.nn.functional as F
 
 from .. import _validate as V
 from .._reduce import reduce_loss
 from .._types import Validate
-from ._prep import Number, compute_dtype
+from ._prep import _REAL_TYPES, Number, compute_dtype, torch_reduction, torch_result
 
 __all__ = ["cosine_embedding_loss", "info_nce_loss", "nt_xent_loss", "supcon_loss", "triplet_margin_loss"]
 
 # torch's cosine_embedding_loss adds this to each squared norm
 _COSINE_EPS = 1e-12
+# torch's ops, which take the reduction as its enum value (their stubs spell it as str)
+_triplet = cast("Callable[..., torch.Tensor]", torch.triplet_margin_loss)
+_cosine = cast("Callable[..., torch.Tensor]", torch.cosine_embedding_loss)
 
 
 def _similarities(
@@ -144,6 +151,16 @@ def supcon_loss(
     return _per_anchor(pair_loss, positive, reduction, sample_weight, num_items)
 
 
+def _finite_negative(args: tuple[object, ...]) -> bool:
+    """An inf in ``negative`` makes d(a, n) inf and the triplet's loss 0, finite: the result cannot show it
+    (an inf or NaN elsewhere, and a NaN in ``negative``, reach the result)."""
+    return math.isfinite(cast(torch.Tensor, args[2]).detach().sum().item())
+
+
+def _finite_negative_device(args: tuple[object, ...]) -> None:
+    V.check_finite(cast(torch.Tensor, args[2]), "negative")
+
+
 def _embedding_pair(a: torch.Tensor, b: torch.Tensor, a_name: str, b_name: str) -> None:
     V.check_float(a, a_name)
     V.check_float(b, b_name)
@@ -181,6 +198,19 @@ def triplet_margin_loss(
       Schroff, Kalenichenko & Philbin, *FaceNet*, CVPR 2015; Balntas, Riba, Ponsa &
       Mikolajczyk, *Learning local feature descriptors with triplets*, BMVC 2016.
     """
+    if sample_weight is None and num_items is None and size_average is None and reduce is None and (
+        type(margin) in _REAL_TYPES and type(p) in _REAL_TYPES and type(eps) in _REAL_TYPES
+        and (swap is True or swap is False)
+    ):
+        red = torch_reduction(reduction, anchor, (positive, negative))
+        if red is not None and anchor.ndim == 2:
+            out = torch_result(
+                _triplet, (anchor, positive, negative, margin, p, eps, swap, red), validate,
+                (("anchor", 0), ("positive", 1), ("negative", 2)), guard=_finite_negative,
+                device_checks=_finite_negative_device,
+            )
+            if out is not None:
+                return out
     reduction = V.check_reduction(V.legacy_reduction(size_average, reduce, reduction))
     margin, p, eps = V.check_number(margin, "margin"), V.check_number(p, "p"), V.check_number(eps, "eps")
     _embedding_pair(anchor, positive, "anchor", "positive")
@@ -220,11 +250,22 @@ def cosine_embedding_loss(
         \\qquad \\cos = \\frac{x_1 \\cdot x_2}
                            {\\sqrt{(\\lVert x_1\\rVert^2 + 10^{-12})(\\lVert x_2\\rVert^2 + 10^{-12})}}
 
-    Embeddings (N, D) with labels (N,), or (D,) with a 0-d label.
+    Embeddings (N, D) with labels (N,), or (D,) with a 0-d label. torch's formula gives a label other
+    than -1 and 1 neither term (a loss of 0); ``validate="strict"`` refuses such labels.
 
     References:
       torch's ``CosineEmbeddingLoss``; Hadsell, Chopra & LeCun, CVPR 2006.
     """
+    if sample_weight is None and num_items is None and size_average is None and reduce is None and (
+        type(margin) in _REAL_TYPES
+    ):
+        red = torch_reduction(reduction, input1, (input2,), (target,))
+        if red is not None and input1.ndim == 2 and target.ndim == 1 and target.shape[0] == input1.shape[0]:
+            # a label other than -1 and 1 selects neither term (torch's formula): the strict level refuses it
+            out = torch_result(_cosine, (input1, input2, target, margin, red), validate,
+                               (("input1", 0), ("input2", 1)), strict_checks=True)
+            if out is not None:
+                return out
     reduction = V.check_reduction(V.legacy_reduction(size_average, reduce, reduction))
     margin = V.check_number(margin, "margin")
     _embedding_pair(input1, input2, "input1", "input2")
@@ -233,7 +274,8 @@ def cosine_embedding_loss(
     if V.resolve(validate):
         V.check_finite(input1, "input1")
         V.check_finite(input2, "input2")
-        V.check_signed_target(target)
+        if V.strict(validate):
+            V.check_signed_target(target, note=V.STRICT_NOTE)
     dtype = compute_dtype(input1, input2)
     x1, x2 = input1.to(dtype), input2.to(dtype)
     cos = (x1 * x2).sum(-1) / torch.sqrt(((x1 * x1).sum(-1) + _COSINE_EPS) * ((x2 * x2).sum(-1) + _COSINE_EPS))

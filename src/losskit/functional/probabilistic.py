@@ -20,17 +20,23 @@ bfloat16 are computed and returned in float32.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from typing import cast
 
 import torch
 
 from .. import _validate as V
 from .._reduce import reduce_loss
 from .._types import Validate
-from ._prep import Number, compute_dtype
+from ._prep import _REAL_TYPES, Number, compute_dtype, torch_reduction, torch_result
 
 __all__ = ["beta_nll_loss", "gaussian_nll_loss", "laplace_nll_loss", "poisson_nll_loss", "student_t_nll_loss"]
 
 _HALF_LOG_2PI = 0.5 * math.log(2 * math.pi)
+# torch's C binding takes the reduction as its enum value, which its stub spells as str
+_poisson_nll = cast(
+    "Callable[[torch.Tensor, torch.Tensor, bool, bool, float, int], torch.Tensor]", torch.poisson_nll_loss
+)
 _HALF_LOG_PI = 0.5 * math.log(math.pi)
 _LOG2 = math.log(2.0)
 
@@ -82,6 +88,50 @@ def _reduce(
     return reduce_loss(values, reduction, sample_weight=sample_weight, num_items=num_items)
 
 
+# ------------------------------------------------------------------ torch's own formula and op, where they apply
+
+
+def _gaussian_torch(
+    input: torch.Tensor, target: torch.Tensor, var: torch.Tensor, full: bool, eps: float, red: int
+) -> torch.Tensor:
+    r"""torch's Gaussian NLL with fewer ops: the variance clamped in value with the identity gradient
+    (torch's ``clone`` and in-place clamp under ``no_grad``, here on a detached alias), and
+    :math:`\log v + d \cdot (d / v)` in one ``addcmul``; the factor 1/2 and ``full``'s constant applied
+    after the reduction."""
+    v = var.clone()
+    v.detach().clamp_(min=eps)
+    d = input - target
+    loss = torch.addcmul(torch.log(v), d, d / v)
+    if red == 0:
+        loss = loss.mul_(0.5)
+        return loss.add_(_HALF_LOG_2PI) if full else loss
+    out = (loss.mean() if red == 1 else loss.sum()) * 0.5
+    if full:
+        out = out + (_HALF_LOG_2PI if red == 1 else _HALF_LOG_2PI * input.numel())
+    return out
+
+
+def _nonnegative_var(args: tuple[object, ...]) -> bool:
+    """torch refuses a negative variance; its clamp would turn it into ``eps`` (NaN fails too)."""
+    return bool(cast(torch.Tensor, args[2]).detach().amin().item() >= 0)
+
+
+def _gaussian_device_checks(args: tuple[object, ...]) -> None:
+    V.check_nonnegative_values(cast(torch.Tensor, args[2]), "var", "a var")
+
+
+def _counts(args: tuple[object, ...]) -> bool:
+    """Counts (and rates, ``log_input=False``) >= 0: the loss cannot show a negative one (NaN fails too)."""
+    ok = cast(torch.Tensor, args[1]).detach().amin().item() >= 0
+    return ok and (bool(args[2]) or cast(torch.Tensor, args[0]).detach().amin().item() >= 0)
+
+
+def _counts_device_checks(args: tuple[object, ...]) -> None:
+    V.check_nonnegative_values(cast(torch.Tensor, args[1]), "target", "counts")
+    if not args[2]:
+        V.check_nonnegative_values(cast(torch.Tensor, args[0]), "input", "rates (log_input=False)")
+
+
 def gaussian_nll_loss(
     input: torch.Tensor,
     target: torch.Tensor,
@@ -116,6 +166,16 @@ def gaussian_nll_loss(
       Nix & Weigend, *Estimating the mean and variance of the target probability
       distribution*, ICNN 1994.
     """
+    if sample_weight is None and num_items is None and (full is True or full is False) and (
+        type(eps) in _REAL_TYPES and eps > 0
+    ):
+        red = torch_reduction(reduction, input, (target, var))
+        if red is not None:
+            out = torch_result(_gaussian_torch, (input, target, var, full, eps, red), validate,
+                               (("input", 0), ("target", 1), ("var", 2)), guard=_nonnegative_var,
+                               device_checks=_gaussian_device_checks)
+            if out is not None:
+                return out
     V.check_reduction(reduction)
     x, y, v = _prepare(input, target, var, "var", eps, validate)
     values = 0.5 * (torch.log(v) + (x - y) ** 2 / v)
@@ -290,6 +350,17 @@ def poisson_nll_loss(
     References:
       McCullagh & Nelder, *Generalized Linear Models*, 2nd ed., 1989, ch. 6.
     """
+    if sample_weight is None and num_items is None and size_average is None and reduce is None and (
+        (log_input is True or log_input is False) and (full is True or full is False)
+        and type(eps) in _REAL_TYPES and eps > 0
+    ):
+        red = torch_reduction(reduction, input, (target,))
+        if red is not None and not target.requires_grad:
+            # (torch's full term masks log(0), whose gradient is NaN)
+            out = torch_result(_poisson_nll, (input, target, log_input, full, eps, red), validate,
+                               (("input", 0), ("target", 1)), guard=_counts, device_checks=_counts_device_checks)
+            if out is not None:
+                return out
     reduction = V.legacy_reduction(size_average, reduce, reduction)
     V.check_reduction(reduction)
     V.check_float(input, "input")
