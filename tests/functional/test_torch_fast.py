@@ -61,17 +61,17 @@ MODULES = (margin, metric, probabilistic)
 
 @pytest.fixture
 def fast_calls(monkeypatch):
-    """How many calls torch's op answered (torch_result returned a tensor), per module."""
+    """How many calls torch's op answered (torch_op_loss returned a tensor)."""
     calls = []
     for module in MODULES:
-        original = module.torch_result
+        original = module.torch_op_loss
 
         def spy(*args, _original=original, **kwargs):
             out = _original(*args, **kwargs)
             calls.append(out is not None)
             return out
 
-        monkeypatch.setattr(module, "torch_result", spy)
+        monkeypatch.setattr(module, "torch_op_loss", spy)
     return calls
 
 

@@ -8,6 +8,7 @@ public: the losses in :mod:`losskit.functional` are.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -374,116 +375,119 @@ def prepare_classification(
 # ------------------------------------------------------------------ torch's own op for the other torch names
 
 _REAL_TYPES = (int, float)
-
-
-def torch_reduction(
-    reduction: object, input: object, same: tuple[object, ...] = (), others: tuple[object, ...] = ()
-) -> int | None:
-    """torch's reduction enum where the tensors' metadata lets torch's op compute losskit's loss, else None.
-
-    ``input`` float32 or float64; ``same`` of its dtype and shape, ``others`` (``None`` entries skipped)
-    of its dtype (their shapes are the caller's to check); and a non-empty input (a mean over zero items
-    is 0 in losskit, NaN in torch; torch's multi-class margin kernels sum an empty batch to garbage).
-    """
-    try:
-        red = _TORCH_REDUCTION.get(reduction)  # type: ignore[call-overload]  # any hashable; None if not a key
-    except TypeError:  # unhashable: the composed path refuses it by name
-        return None
-    if red is None or not isinstance(input, torch.Tensor):
-        return None
-    dtype = input.dtype
-    if dtype not in _FAST_DTYPES:
-        return None
-    if same:
-        shape = input.shape
-        for t in same:
-            if not isinstance(t, torch.Tensor) or t.dtype != dtype or t.shape != shape:
-                return None
-    for t in others:
-        if t is not None and (not isinstance(t, torch.Tensor) or t.dtype != dtype):
-            return None
-    if not input.numel():
-        return None  # losskit's composed path (torch's kernels return garbage for some empty sums)
-    return red
-
-
 Args = tuple[object, ...]
 
 
-def torch_result(
-    op: Callable[..., torch.Tensor],
-    args: Args,
-    validate: Validate,
-    named: tuple[tuple[str, int], ...],
-    *,
-    strict_checks: bool = False,
-    guard: Callable[[Args], bool] | None = None,
-    exact: Callable[[Args], bool] | None = None,
-    device_checks: Callable[[Args], None] | None = None,
-    overflows: bool = False,
-) -> torch.Tensor | None:
-    """torch's op ``op(*args)`` as the loss, its value checks riding on the result; None hands the call to
-    the composed path (the reference), which diagnoses the inputs or computes losskit's answer.
+@dataclass(frozen=True)
+class TorchCall:
+    """How a loss calls torch's own op ``op(*args, reduction_enum)`` (see :func:`torch_op_loss`).
 
-    * ``args[0]``: the input, whose device decides where the verdict is read
-      (:func:`losskit._validate.fast_mode`); ``named``: ``(name, position in args)`` of the arguments
-      whose NaN or inf reaches the result.
+    * ``named``: ``(name, position in args)`` of the arguments whose NaN or inf reaches the result.
+    * ``same``: ``args[1:same]`` must share ``args[0]``'s dtype and shape (torch's op would broadcast);
+      ``others``: positions of optional tensors (``None`` allowed) of ``args[0]``'s dtype.
     * ``strict_checks``: the loss has checks of its own at the strict level; that level takes the
       composed path.
     * ``guard(args)``: a value check the result cannot show (a variance >= 0), as a host-side verdict.
     * ``exact(args)``: whether torch's op computes losskit's value on these inputs (no NaN score that its
       kernel drops), asked at every level, ``validate=False`` included (where the composed path gives
-      NaN); its kernel has no forward-mode derivative either, so dual tensors take the composed path.
-    * ``device_checks(args)``: ``guard`` and ``exact`` as device-side assertions, for accelerators;
-      there ``exact`` losses with ``validate=False`` take the composed path (no host read).
-    * ``overflows``: torch's op is non-finite on some finite inputs where losskit's loss is finite, so
-      its result (0-d: a ``"mean"`` or ``"sum"``) is read even with ``validate=False``, and
+      NaN); such kernels have no forward-mode derivative either, so dual tensors take the composed path.
+    * ``device_checks(args)``: ``guard`` and ``exact`` as device-side assertions, for accelerators; there
+      an ``exact`` loss with ``validate=False`` takes the composed path (no host read).
+    * ``overflows``: torch's op is non-finite on some finite inputs where losskit's loss is finite, so its
+      0-d result (only ``"mean"``/``"sum"`` come here) is read even with ``validate=False``, and
       accelerators (no host read) take the composed path.
-
-    With ``validate=False`` a call costs torch's op alone (and ``exact``). On the CPU a clean call with
-    value checks costs the guard, one reduction of the result (none for a 0-d one) and one 0-d read; a
-    non-finite result, a failed guard or a ``RuntimeError`` from torch's op (a class index out of range, a
-    shape it refuses) returns None. The Python cost is a few microseconds (benchmarks/bench_vs_torch.py).
     """
-    if exact is None:
-        if validate is False and not overflows and not torch._C._are_functorch_transforms_active():
+
+    op: Callable[..., torch.Tensor]
+    named: tuple[tuple[str, int], ...]
+    same: int = 1
+    others: tuple[int, ...] = ()
+    strict_checks: bool = False
+    guard: Callable[[Args], bool] | None = None
+    exact: Callable[[Args], bool] | None = None
+    device_checks: Callable[[Args], None] | None = None
+    overflows: bool = False
+    plain: bool = dataclasses.field(init=False, default=False)  # no exact, no overflow: validate=False costs the op
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "plain", self.exact is None and not self.overflows)
+
+
+def torch_op_loss(spec: TorchCall, args: Args, reduction: object, validate: Validate) -> torch.Tensor | None:
+    """torch's op as the loss where its meaning is losskit's, its value checks riding on the result; None
+    hands the call to the composed path (the reference), which names what is wrong or computes losskit's value.
+
+    Metadata first: a reduction torch has, ``args[0]`` float32 or float64 and non-empty (a mean over zero
+    items is 0 in losskit, NaN in torch; torch's margin kernels sum an empty batch to garbage), the tensors
+    of ``spec.same`` and ``spec.others`` as :class:`TorchCall` says; the loss checks what is its own (e.g.
+    an index target's rank) before calling. With ``validate=False`` a call then costs torch's op alone
+    (and ``spec.exact``). On the CPU, with value checks on, it costs the guard, one reduction of the result
+    (none for a 0-d one) and one 0-d read; a non-finite result, a failed guard or a ``RuntimeError`` from
+    torch's op (a class index out of range, a shape it refuses) returns None. This is a hot path: its
+    Python cost per call is a few microseconds (benchmarks/bench_vs_torch.py).
+    """
+    try:
+        red = _TORCH_REDUCTION[reduction]  # type: ignore[index]
+    except (KeyError, TypeError):  # not torch's, or unhashable: the composed path refuses it by name
+        return None
+    input = args[0]
+    if not isinstance(input, torch.Tensor):
+        return None
+    dtype = input.dtype
+    if (dtype is not torch.float32 and dtype is not torch.float64) or not input.numel():
+        return None
+    if spec.same > 1:
+        shape = input.shape
+        for i in range(1, spec.same):
+            t = args[i]
+            if not isinstance(t, torch.Tensor) or t.dtype is not dtype or t.shape != shape:
+                return None
+    if spec.others:
+        for i in spec.others:
+            t = args[i]
+            if t is not None and (not isinstance(t, torch.Tensor) or t.dtype is not dtype):
+                return None
+    if spec.plain:
+        if validate is False and not torch._C._are_functorch_transforms_active():
             try:
-                return op(*args)  # torch's op in a torch.compile trace too: its meaning is losskit's
+                return spec.op(*args, red)  # torch's op in a torch.compile trace too: its meaning is losskit's
             except RuntimeError:
                 return None  # torch refused the call (a shape, a dtype): the composed path names what is wrong
-    elif _forward_ad._current_level >= 0:
+    elif spec.exact is not None and _forward_ad._current_level >= 0:
         return None
-    mode = V.fast_mode(validate, args[0])  # type: ignore[arg-type]  # the first argument is a tensor
+    exact = spec.exact
+    mode = V.fast_mode(validate, input)
     if mode == V.SYNC:
-        if strict_checks and (validate == "strict" or (validate is None and V.is_strict())):
+        if spec.strict_checks and (validate == "strict" or (validate is None and V.is_strict())):
             return None
         try:
-            out = op(*args)
+            out = spec.op(*args, red)
         except RuntimeError:
             return None  # the composed path names what torch refused
+        guard = spec.guard
         if (guard is not None and not guard(args)) or (exact is not None and not exact(args)):
             return None
-        return out if math.isfinite((out.detach().sum() if out.dim() else out).item()) else None
+        return out if math.isfinite((out.detach().sum() if red == 0 else out).item()) else None
     if mode == V.OFF:
         try:
-            out = op(*args)
+            out = spec.op(*args, red)
         except RuntimeError:
             return None
-        if (overflows and not math.isfinite(out.item())) or (exact is not None and not exact(args)):
+        if (spec.overflows and not math.isfinite(out.item())) or (exact is not None and not exact(args)):
             return None
         return out
-    if mode == V.TRACED or overflows:
+    if mode == V.TRACED or spec.overflows:
         return None
-    mode = V.value_mode(validate, args[0])  # type: ignore[arg-type]  # an accelerator: no host read
-    if (mode and strict_checks and V.strict(validate)) or (not mode and exact is not None):
+    mode = V.value_mode(validate, input)  # an accelerator: no host read
+    if (mode and spec.strict_checks and V.strict(validate)) or (not mode and exact is not None):
         return None
-    if mode and device_checks is not None:
-        device_checks(args)
+    if mode and spec.device_checks is not None:
+        spec.device_checks(args)
     try:
-        out = op(*args)
+        out = spec.op(*args, red)
     except RuntimeError:
         return None
-    return V.check_result(out, mode, [(name, args[i]) for name, i in named])  # type: ignore[misc]
+    return V.check_result(out, mode, [(name, args[i]) for name, i in spec.named])  # type: ignore[misc]
 
 
 def has_no_nan(t: torch.Tensor) -> bool:

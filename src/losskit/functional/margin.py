@@ -24,6 +24,7 @@ overflows to inf. Beyond torch: ``multi_margin_loss`` also takes
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from typing import cast
 
@@ -33,7 +34,7 @@ import torch.nn.functional as F
 from .. import _validate as V
 from .._reduce import reduce_loss
 from .._types import Validate
-from ._prep import _REAL_TYPES, Number, compute_dtype, has_no_nan, torch_reduction, torch_result
+from ._prep import _REAL_TYPES, Number, TorchCall, compute_dtype, has_no_nan, torch_op_loss
 
 __all__ = [
     "hinge_embedding_loss",
@@ -47,27 +48,10 @@ __all__ = [
 ]
 
 
-def _torch_margin(
-    op: Callable[..., torch.Tensor],
-    args: tuple[object, ...],
-    reduction: str,
-    validate: Validate,
-    named: tuple[tuple[str, int], ...],
-    overflows: bool = False,
-) -> torch.Tensor | None:
-    """torch's own elementwise margin op ``op(*args, reduction_enum)`` where its meaning is losskit's (the
-    tensors ``named`` of one float dtype and shape; the strict level's label checks take the composed
-    path), else None. Metadata only; the value checks ride on the result (:func:`torch_result`)."""
-    red = torch_reduction(reduction, args[0], tuple(args[i] for _, i in named[1:]))
-    if red is None:
-        return None
-    return torch_result(op, (*args, red), validate, named, strict_checks=True, overflows=overflows)
-
-
 def _no_nan_score(args: tuple[object, ...]) -> bool:
     """torch's multi-class margin kernels' ``if z > 0`` drops a NaN score (and a NaN class weight where no
     class violates): such a call takes the composed path, which names it."""
-    weight = args[4] if len(args) == 6 else None  # multi_margin_loss's (input, target, p, margin, weight, red)
+    weight = args[4] if len(args) == 5 else None  # multi_margin_loss's (input, target, p, margin, weight)
     return has_no_nan(args[0]) and (weight is None or has_no_nan(weight))  # type: ignore[arg-type]
 
 
@@ -176,6 +160,22 @@ def _multilabel_soft_margin(
     return _bce_logits(input, target, weight, None, 0).sum(-1) / input.shape[-1]
 
 
+# how each loss calls torch's op (see torch_op_loss); margin labels and weight signs are strict-level checks
+_MARGIN_RANKING = TorchCall(torch.margin_ranking_loss, (("input1", 0), ("input2", 1), ("target", 2)), same=3,
+                          strict_checks=True)
+_HINGE_EMBEDDING = TorchCall(torch.hinge_embedding_loss, (("input", 0),), same=2, strict_checks=True)
+# torch's log1p(exp(-y x)) overflows where the softplus is finite: its 0-d result is read (then the composed
+# path computes it); "none" is the composed path, as fast as torch's op without that read
+_SOFT_MARGIN = TorchCall(_soft_margin, (("input", 0), ("target", 1)), same=2, strict_checks=True, overflows=True)
+_MULTI_MARGIN = TorchCall(_multi_margin, (("input", 0), ("weight", 4)), others=(4,), exact=_no_nan_score,
+                        device_checks=_multi_margin_device_checks)
+_MULTI_MARGIN_WEIGHTED = dataclasses.replace(_MULTI_MARGIN, strict_checks=True)
+_MULTILABEL_MARGIN = TorchCall(_multilabel_margin, (("input", 0),), exact=_no_nan_score,
+                             device_checks=_multilabel_margin_device_checks)
+_MULTILABEL_SOFT_MARGIN = TorchCall(_multilabel_soft_margin, (("input", 0), ("target", 1), ("weight", 2)), same=2,
+                                  others=(2,), strict_checks=True)
+
+
 def margin_ranking_loss(
     input1: torch.Tensor,
     input2: torch.Tensor,
@@ -208,8 +208,7 @@ def margin_ranking_loss(
     if sample_weight is None and num_items is None and size_average is None and reduce is None and (
         type(margin) in _REAL_TYPES
     ):
-        out = _torch_margin(torch.margin_ranking_loss, (input1, input2, target, margin), reduction, validate,
-                            (("input1", 0), ("input2", 1), ("target", 2)))
+        out = torch_op_loss(_MARGIN_RANKING, (input1, input2, target, margin), reduction, validate)
         if out is not None:
             return out
     reduction = V.check_reduction(V.legacy_reduction(size_average, reduce, reduction))
@@ -258,8 +257,7 @@ def hinge_embedding_loss(
         type(margin) in _REAL_TYPES
     ):
         # a NaN label only selects a term: it never reaches the value
-        out = _torch_margin(torch.hinge_embedding_loss, (input, target, margin), reduction, validate,
-                            (("input", 0), ("target", 1)))
+        out = torch_op_loss(_HINGE_EMBEDDING, (input, target, margin), reduction, validate)
         if out is not None:
             return out
     reduction = V.check_reduction(V.legacy_reduction(size_average, reduce, reduction))
@@ -306,10 +304,7 @@ def soft_margin_loss(
     if sample_weight is None and num_items is None and size_average is None and reduce is None and (
         reduction != "none" and not (isinstance(target, torch.Tensor) and target.requires_grad)
     ):  # torch's op has no gradient for the target
-        # torch's log1p(exp(-y x)) overflows where the softplus is finite, so its 0-d result is read (then the
-        # composed path computes it); "none" is the composed path, as fast as torch's without that read
-        out = _torch_margin(_soft_margin, (input, target), reduction, validate, (("input", 0), ("target", 1)),
-                            overflows=True)
+        out = torch_op_loss(_SOFT_MARGIN, (input, target), reduction, validate)
         if out is not None:
             return out
     reduction = V.check_reduction(V.legacy_reduction(size_average, reduce, reduction))
@@ -362,16 +357,12 @@ def multi_margin_loss(
         and type(p) is int and (p == 1 or p == 2) and type(margin) in _REAL_TYPES
         and isinstance(input, torch.Tensor) and input.ndim == 2 and isinstance(target, torch.Tensor)
         and target.ndim == 1  # torch's kernel refuses the other shapes, and an index dtype other than int64
-    ):
-        red = torch_reduction(reduction, input, others=(weight,))  # weight: None or a tensor if red is not None
-        if red is not None and (weight is None or (weight.ndim == 1 and not weight.requires_grad)):
-            # (torch's op has no gradient for the weight)
-            out = torch_result(
-                _multi_margin, (input, target, p, margin, weight, red), validate, (("input", 0), ("weight", 4)),
-                strict_checks=weight is not None, exact=_no_nan_score, device_checks=_multi_margin_device_checks,
-            )
-            if out is not None:
-                return out
+        and (weight is None or (isinstance(weight, torch.Tensor) and weight.ndim == 1 and not weight.requires_grad))
+    ):  # (torch's op has no gradient for the weight)
+        out = torch_op_loss(_MULTI_MARGIN if weight is None else _MULTI_MARGIN_WEIGHTED,
+                            (input, target, p, margin, weight), reduction, validate)
+        if out is not None:
+            return out
     reduction = V.check_reduction(V.legacy_reduction(size_average, reduce, reduction))
     if p not in (1, 2):
         raise V.LossInputError(f"p={p!r} is not supported; multi_margin_loss takes p=1 or p=2, as torch.")
@@ -426,12 +417,9 @@ def multilabel_margin_loss(
         sample_weight is None and num_items is None and size_average is None and reduce is None
         and isinstance(input, torch.Tensor) and input.ndim == 2 and isinstance(target, torch.Tensor)
     ):  # torch's kernel refuses a target not shaped like input, or of a dtype other than int64
-        red = torch_reduction(reduction, input)
-        if red is not None:
-            out = torch_result(_multilabel_margin, (input, target, red), validate, (("input", 0),),
-                               exact=_no_nan_score, device_checks=_multilabel_margin_device_checks)
-            if out is not None:
-                return out
+        out = torch_op_loss(_MULTILABEL_MARGIN, (input, target), reduction, validate)
+        if out is not None:
+            return out
     reduction = V.check_reduction(V.legacy_reduction(size_average, reduce, reduction))
     V.check_float(input, "input")
     V.check_multilabel_indices(target, input)
@@ -484,17 +472,14 @@ def multilabel_soft_margin_loss(
       torch's ``MultiLabelSoftMarginLoss``.
     """
     if sample_weight is None and num_items is None and size_average is None and reduce is None and (
-        isinstance(input, torch.Tensor) and input.dim() and input.numel()
+        isinstance(input, torch.Tensor) and input.ndim
         and (weight is None or (
             isinstance(weight, torch.Tensor) and weight.shape == input.shape[-1:] and not weight.requires_grad
         ))  # torch's fused op has no gradient for the weight
     ):
-        red = torch_reduction(reduction, input, (target,), (weight,))
-        if red is not None:
-            out = torch_result(_multilabel_soft_margin, (input, target, weight, red), validate,
-                               (("input", 0), ("target", 1), ("weight", 2)), strict_checks=True)
-            if out is not None:
-                return out
+        out = torch_op_loss(_MULTILABEL_SOFT_MARGIN, (input, target, weight), reduction, validate)
+        if out is not None:
+            return out
     reduction = V.check_reduction(V.legacy_reduction(size_average, reduce, reduction))
     V.check_float(input, "input")
     V.check_label_dtype(target)

@@ -29,7 +29,7 @@ import torch.nn.functional as F
 from .. import _validate as V
 from .._reduce import reduce_loss
 from .._types import Validate
-from ._prep import _REAL_TYPES, Number, compute_dtype, torch_reduction, torch_result
+from ._prep import _REAL_TYPES, Number, TorchCall, compute_dtype, torch_op_loss
 
 __all__ = ["cosine_embedding_loss", "info_nce_loss", "nt_xent_loss", "supcon_loss", "triplet_margin_loss"]
 
@@ -161,6 +161,11 @@ def _finite_negative_device(args: tuple[object, ...]) -> None:
     V.check_finite(cast(torch.Tensor, args[2]), "negative")
 
 
+_TRIPLET = TorchCall(_triplet, (("anchor", 0), ("positive", 1), ("negative", 2)), same=3, guard=_finite_negative,
+                   device_checks=_finite_negative_device)
+_COSINE = TorchCall(_cosine, (("input1", 0), ("input2", 1)), same=2, others=(2,), strict_checks=True)
+
+
 def _embedding_pair(a: torch.Tensor, b: torch.Tensor, a_name: str, b_name: str) -> None:
     V.check_float(a, a_name)
     V.check_float(b, b_name)
@@ -200,17 +205,11 @@ def triplet_margin_loss(
     """
     if sample_weight is None and num_items is None and size_average is None and reduce is None and (
         type(margin) in _REAL_TYPES and type(p) in _REAL_TYPES and type(eps) in _REAL_TYPES
-        and (swap is True or swap is False)
+        and (swap is True or swap is False) and isinstance(anchor, torch.Tensor) and 0 < anchor.ndim < 3
     ):
-        red = torch_reduction(reduction, anchor, (positive, negative))
-        if red is not None and anchor.ndim == 2:
-            out = torch_result(
-                _triplet, (anchor, positive, negative, margin, p, eps, swap, red), validate,
-                (("anchor", 0), ("positive", 1), ("negative", 2)), guard=_finite_negative,
-                device_checks=_finite_negative_device,
-            )
-            if out is not None:
-                return out
+        out = torch_op_loss(_TRIPLET, (anchor, positive, negative, margin, p, eps, swap), reduction, validate)
+        if out is not None:
+            return out
     reduction = V.check_reduction(V.legacy_reduction(size_average, reduce, reduction))
     margin, p, eps = V.check_number(margin, "margin"), V.check_number(p, "p"), V.check_number(eps, "eps")
     _embedding_pair(anchor, positive, "anchor", "positive")
@@ -257,15 +256,13 @@ def cosine_embedding_loss(
       torch's ``CosineEmbeddingLoss``; Hadsell, Chopra & LeCun, CVPR 2006.
     """
     if sample_weight is None and num_items is None and size_average is None and reduce is None and (
-        type(margin) in _REAL_TYPES
+        type(margin) in _REAL_TYPES and isinstance(input1, torch.Tensor) and isinstance(target, torch.Tensor)
+        and input1.ndim == 2 and target.ndim == 1 and target.shape[0] == input1.shape[0]
     ):
-        red = torch_reduction(reduction, input1, (input2,), (target,))
-        if red is not None and input1.ndim == 2 and target.ndim == 1 and target.shape[0] == input1.shape[0]:
-            # a label other than -1 and 1 selects neither term (torch's formula): the strict level refuses it
-            out = torch_result(_cosine, (input1, input2, target, margin, red), validate,
-                               (("input1", 0), ("input2", 1)), strict_checks=True)
-            if out is not None:
-                return out
+        # a label other than -1 and 1 selects neither term (torch's formula): the strict level refuses it
+        out = torch_op_loss(_COSINE, (input1, input2, target, margin), reduction, validate)
+        if out is not None:
+            return out
     reduction = V.check_reduction(V.legacy_reduction(size_average, reduce, reduction))
     margin = V.check_number(margin, "margin")
     _embedding_pair(input1, input2, "input1", "input2")

@@ -28,7 +28,7 @@ import torch
 from .. import _validate as V
 from .._reduce import reduce_loss
 from .._types import Validate
-from ._prep import _REAL_TYPES, Number, compute_dtype, torch_reduction, torch_result
+from ._prep import _REAL_TYPES, Number, TorchCall, compute_dtype, torch_op_loss
 
 __all__ = ["beta_nll_loss", "gaussian_nll_loss", "laplace_nll_loss", "poisson_nll_loss", "student_t_nll_loss"]
 
@@ -122,7 +122,7 @@ def _gaussian_device_checks(args: tuple[object, ...]) -> None:
 
 def _counts(args: tuple[object, ...]) -> bool:
     """Counts (and rates, ``log_input=False``) >= 0: the loss cannot show a negative one (NaN fails too)."""
-    ok = cast(torch.Tensor, args[1]).detach().amin().item() >= 0
+    ok = cast(torch.Tensor, args[1]).amin().item() >= 0  # the target needs no gradient here (the gate)
     return ok and (bool(args[2]) or cast(torch.Tensor, args[0]).detach().amin().item() >= 0)
 
 
@@ -130,6 +130,12 @@ def _counts_device_checks(args: tuple[object, ...]) -> None:
     V.check_nonnegative_values(cast(torch.Tensor, args[1]), "target", "counts")
     if not args[2]:
         V.check_nonnegative_values(cast(torch.Tensor, args[0]), "input", "rates (log_input=False)")
+
+
+_GAUSSIAN = TorchCall(_gaussian_torch, (("input", 0), ("target", 1), ("var", 2)), same=3, guard=_nonnegative_var,
+                    device_checks=_gaussian_device_checks)
+_POISSON = TorchCall(_poisson_nll, (("input", 0), ("target", 1)), same=2, guard=_counts,
+                   device_checks=_counts_device_checks)
 
 
 def gaussian_nll_loss(
@@ -169,13 +175,9 @@ def gaussian_nll_loss(
     if sample_weight is None and num_items is None and (full is True or full is False) and (
         type(eps) in _REAL_TYPES and eps > 0
     ):
-        red = torch_reduction(reduction, input, (target, var))
-        if red is not None:
-            out = torch_result(_gaussian_torch, (input, target, var, full, eps, red), validate,
-                               (("input", 0), ("target", 1), ("var", 2)), guard=_nonnegative_var,
-                               device_checks=_gaussian_device_checks)
-            if out is not None:
-                return out
+        out = torch_op_loss(_GAUSSIAN, (input, target, var, full, eps), reduction, validate)
+        if out is not None:
+            return out
     V.check_reduction(reduction)
     x, y, v = _prepare(input, target, var, "var", eps, validate)
     values = 0.5 * (torch.log(v) + (x - y) ** 2 / v)
@@ -352,15 +354,11 @@ def poisson_nll_loss(
     """
     if sample_weight is None and num_items is None and size_average is None and reduce is None and (
         (log_input is True or log_input is False) and (full is True or full is False)
-        and type(eps) in _REAL_TYPES and eps > 0
-    ):
-        red = torch_reduction(reduction, input, (target,))
-        if red is not None and not target.requires_grad:
-            # (torch's full term masks log(0), whose gradient is NaN)
-            out = torch_result(_poisson_nll, (input, target, log_input, full, eps, red), validate,
-                               (("input", 0), ("target", 1)), guard=_counts, device_checks=_counts_device_checks)
-            if out is not None:
-                return out
+        and type(eps) in _REAL_TYPES and eps > 0 and not (isinstance(target, torch.Tensor) and target.requires_grad)
+    ):  # (torch's full term masks log(0), whose gradient is NaN)
+        out = torch_op_loss(_POISSON, (input, target, log_input, full, eps), reduction, validate)
+        if out is not None:
+            return out
     reduction = V.legacy_reduction(size_average, reduce, reduction)
     V.check_reduction(reduction)
     V.check_float(input, "input")
