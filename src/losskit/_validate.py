@@ -1406,13 +1406,13 @@ def check_nonnegative_number(value: float, name: str) -> None:
         raise LossInputError(f"{name}={value!r} is negative; a {name} must be >= 0.")
 
 
-def check_nonnegative_values(t: torch.Tensor, name: str, what: str) -> None:
-    """Every value >= 0 (counts, rates, variances)."""
+def check_nonnegative_values(t: torch.Tensor, name: str, what: str, *, note: str = "") -> None:
+    """Every value >= 0 (counts, rates, variances); ``note`` ends the message (:data:`STRICT_NOTE`)."""
     if not host_read_allowed(t):
-        _device_assert(~(t < 0).any(), f"{name} must be >= 0 ({what}).")
+        _device_assert(~(t < 0).any(), f"{name} must be >= 0 ({what}){note}.")
         return
     if bool((t < 0).any()):
-        raise LossInputError(f"{name} holds the negative value {t.min().item():g}; {what} must be >= 0.")
+        raise LossInputError(f"{name} holds the negative value {t.min().item():g}; {what} must be >= 0{note}.")
 
 
 def check_segmentation(input: torch.Tensor, target: torch.Tensor) -> bool:

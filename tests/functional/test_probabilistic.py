@@ -127,9 +127,11 @@ def test_poisson_deprecated_arguments_warn_like_torch(gen) -> None:
     assert lnn.PoissonNLLLoss(False, True).options["log_input"] is False
 
 
-def test_poisson_refuses_negative_counts() -> None:
-    with pytest.raises(LossInputError, match="target holds the negative value -1; counts must be >= 0"):
-        LF.poisson_nll_loss(torch.zeros(2), torch.tensor([1.0, -1.0]))
+def test_poisson_refuses_negative_counts_at_the_strict_level_and_negative_rates() -> None:
+    x, y = torch.tensor([0.5, 0.2]), torch.tensor([1.0, -1.0])
+    torch.testing.assert_close(LF.poisson_nll_loss(x, y), F.poisson_nll_loss(x, y))  # torch's formula
+    with pytest.raises(LossInputError, match=r"target holds the negative value -1; counts must be >= 0 .*strict"):
+        LF.poisson_nll_loss(x, y, validate="strict")
     with pytest.raises(LossInputError, match="rates"):
         LF.poisson_nll_loss(torch.tensor([-1.0, 1.0]), torch.ones(2), log_input=False)
 

@@ -194,10 +194,14 @@ def test_what_the_result_cannot_show_is_refused() -> None:
     LF.gaussian_nll_loss(x, y, var, validate=False)  # no value is looked at (torch refuses it even then)
     counts = torch.ones(4, 3, dtype=D)
     counts[0, 0] = -1.0
-    with pytest.raises(LossInputError, match="target holds the negative value -1; counts must be >= 0"):
-        LF.poisson_nll_loss(x, counts)
+    torch.testing.assert_close(LF.poisson_nll_loss(x, counts), F.poisson_nll_loss(x, counts))  # torch's formula
+    with pytest.raises(LossInputError, match="counts must be >= 0"):
+        LF.poisson_nll_loss(x, counts, validate="strict")
+    rates = x.abs()
+    rates[1, 2] = -1e-9  # above -eps: a finite loss, which cannot show it
+    assert torch.isfinite(F.poisson_nll_loss(rates, counts.abs(), log_input=False))
     with pytest.raises(LossInputError, match="rates"):
-        LF.poisson_nll_loss(x, counts.abs(), log_input=False)
+        LF.poisson_nll_loss(rates, counts.abs(), log_input=False)
     negative = _x(4, 3, seed=2)
     negative[2, 0] = float("inf")  # d(a, n) = inf: torch's loss is 0 there, finite
     assert torch.isfinite(F.triplet_margin_loss(x, y, negative))

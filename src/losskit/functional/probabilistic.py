@@ -19,6 +19,7 @@ bfloat16 are computed and returned in float32.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable
 from typing import cast
@@ -120,22 +121,20 @@ def _gaussian_device_checks(args: tuple[object, ...]) -> None:
     V.check_nonnegative_values(cast(torch.Tensor, args[2]), "var", "a var")
 
 
-def _counts(args: tuple[object, ...]) -> bool:
-    """Counts (and rates, ``log_input=False``) >= 0: the loss cannot show a negative one (NaN fails too)."""
-    ok = cast(torch.Tensor, args[1]).amin().item() >= 0  # the target needs no gradient here (the gate)
-    return ok and (bool(args[2]) or cast(torch.Tensor, args[0]).detach().amin().item() >= 0)
+def _rates(args: tuple[object, ...]) -> bool:
+    """Rates >= 0 (``log_input=False``): the loss cannot show a negative one above ``-eps`` (NaN fails too)."""
+    return bool(cast(torch.Tensor, args[0]).detach().amin().item() >= 0)
 
 
-def _counts_device_checks(args: tuple[object, ...]) -> None:
-    V.check_nonnegative_values(cast(torch.Tensor, args[1]), "target", "counts")
-    if not args[2]:
-        V.check_nonnegative_values(cast(torch.Tensor, args[0]), "input", "rates (log_input=False)")
+def _rates_device_checks(args: tuple[object, ...]) -> None:
+    V.check_nonnegative_values(cast(torch.Tensor, args[0]), "input", "rates (log_input=False)")
 
 
 _GAUSSIAN = TorchCall(_gaussian_torch, (("input", 0), ("target", 1), ("var", 2)), same=3, guard=_nonnegative_var,
                     device_checks=_gaussian_device_checks)
-_POISSON = TorchCall(_poisson_nll, (("input", 0), ("target", 1)), same=2, guard=_counts,
-                   device_checks=_counts_device_checks)
+# torch's formula takes negative counts: the strict level refuses them
+_POISSON = TorchCall(_poisson_nll, (("input", 0), ("target", 1)), same=2, strict_checks=True)
+_POISSON_RATES = dataclasses.replace(_POISSON, guard=_rates, device_checks=_rates_device_checks)
 
 
 def gaussian_nll_loss(
@@ -347,7 +346,8 @@ def poisson_nll_loss(
 
     Args:
       input: the predicted log-rates (``log_input=True``) or rates (>= 0).
-      target: observed counts (>= 0), shaped like ``input``.
+      target: observed counts, shaped like ``input``; torch's formula takes negative ones,
+        ``validate="strict"`` refuses them. Rates (``log_input=False``) must be >= 0.
 
     References:
       McCullagh & Nelder, *Generalized Linear Models*, 2nd ed., 1989, ch. 6.
@@ -356,7 +356,8 @@ def poisson_nll_loss(
         (log_input is True or log_input is False) and (full is True or full is False)
         and type(eps) in _REAL_TYPES and eps > 0 and not (isinstance(target, torch.Tensor) and target.requires_grad)
     ):  # (torch's full term masks log(0), whose gradient is NaN)
-        out = torch_op_loss(_POISSON, (input, target, log_input, full, eps), reduction, validate)
+        out = torch_op_loss(_POISSON if log_input else _POISSON_RATES, (input, target, log_input, full, eps),
+                            reduction, validate)
         if out is not None:
             return out
     reduction = V.legacy_reduction(size_average, reduce, reduction)
@@ -368,7 +369,8 @@ def poisson_nll_loss(
     if V.resolve(validate):
         V.check_finite(input, "input")
         V.check_finite(target, "target")
-        V.check_nonnegative_values(target, "target", "counts")
+        if V.strict(validate):  # torch's formula takes them
+            V.check_nonnegative_values(target, "target", "counts", note=V.STRICT_NOTE)
         if not log_input:
             V.check_nonnegative_values(input, "input", "rates (log_input=False)")
     dtype = compute_dtype(input, target)
