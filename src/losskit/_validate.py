@@ -1212,9 +1212,14 @@ def check_within_dtype_max(value: float | torch.Tensor, name: str, dtype: torch.
 
     A tensor is checked value by value (a value check: call it only when validation is on).
     """
-    high = torch.finfo(dtype).max
+    high = _normal_range(dtype)[1]
     if isinstance(value, torch.Tensor):
+        if value.is_floating_point() and _normal_range(value.dtype)[1] <= high:
+            return value  # every finite value fits; an inf is a non-finite input, named by the result's check
         bad = value.abs() > high
+        if not host_read_allowed(value):
+            _device_assert(~bad.any(), f"{name} must lie in [0, {high:g}], the finite range of {dtype}.")
+            return value
         if not bool(bad.any()):
             return value
         value = value[bad].flatten()[0].item()

@@ -169,7 +169,8 @@ def _bce(
                 V.check_unit_interval(input, "input")
                 V.check_unit_interval(target, "target")
                 raise
-        return V.check_result(out, mode, (("input", input), ("target", target), ("weight", weight)))
+        return V.check_result(out, mode, (("input", input), ("target", target), ("weight", weight),
+                                          ("pos_weight", pw if isinstance(pos_weight, torch.Tensor) else None)))
     dtype = compute_dtype(input, target)
     x = input.to(dtype)
     log_p, log_q = _log_both(x, input_kind)
@@ -186,7 +187,8 @@ def _bce(
         values = values * w
     out = reduce_loss(values, reduction, denom=w, sample_weight=sample_weight, num_items=num_items)
     return V.check_result(out, mode, (("input", input, input_kind == "log_probs"), ("target", target),
-                                      ("weight", weight)))
+                                      ("weight", weight),
+                                      ("pos_weight", pw if isinstance(pos_weight, torch.Tensor) else None)))
 
 
 def binary_cross_entropy(
