@@ -141,8 +141,11 @@ def reduce_loss(
     if num_items is not None:
         den_t = torch.as_tensor(num_items, dtype=total.dtype, device=total.device).reshape(())
     elif denom is None and s is None:
-        den_t = torch.tensor(float(values.numel()), dtype=total.dtype, device=total.device)
+        n = values.numel()
+        return total / n if n else total * 0.0  # an empty sum is 0: 0 with a zero gradient
     else:
         d = torch.ones_like(values) if denom is None else denom.to(values.dtype)
         den_t = (d if s is None else d * s).sum()
+    if V.can_read_on_host(den_t):  # one 0-d read instead of five device ops
+        return total / den_t if den_t.item() != 0 else _safe_divide(total, den_t)
     return _safe_divide(total, den_t)
