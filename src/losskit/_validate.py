@@ -216,11 +216,6 @@ def resolve(validate: Validate) -> bool:
     return bool(validate)
 
 
-def is_strict() -> bool:
-    """Whether the global level is ``"strict"``."""
-    return _strict
-
-
 def strict_level(validate: Validate) -> bool:
     """:func:`strict` for a call whose value checks are known to be on (its mode is not ``OFF``): no re-resolve."""
     return validate == "strict" or (validate is None and _strict)
@@ -773,13 +768,18 @@ def check_unit_interval(t: torch.Tensor, name: str, *, log: bool = False, fix: s
         raise LossInputError(f"{name} holds the value {t[bad].flatten()[0].item():g}, outside [0, 1]; {fix}")
 
 
+def _broadcast_shape(*shapes: torch.Size) -> torch.Size | None:
+    """torch's broadcast shape of ``shapes``, or None where they do not broadcast."""
+    try:
+        return torch.broadcast_shapes(*shapes)
+    except RuntimeError:
+        return None
+
+
 def check_broadcast_param(t: torch.Tensor, name: str, input: torch.Tensor) -> None:
     """A tensor hyperparameter must broadcast to ``input``'s shape without enlarging it."""
     check_float(t, name)
-    try:
-        shape = torch.broadcast_shapes(t.shape, input.shape)
-    except RuntimeError:
-        shape = None
+    shape = _broadcast_shape(t.shape, input.shape)
     if shape != input.shape:
         raise LossInputError(
             f"{name} has shape {_shape(t)}, which does not broadcast to input's shape {_shape(input)} "
@@ -1257,10 +1257,7 @@ def check_target_broadcast(input: torch.Tensor, target: torch.Tensor, *, target_
     """
     if input.shape == target.shape:
         return
-    try:
-        shape = torch.broadcast_shapes(input.shape, target.shape)
-    except RuntimeError:
-        shape = None
+    shape = _broadcast_shape(input.shape, target.shape)
     if shape != input.shape:
         check_same_shape(input, target, target_name=target_name)
 
@@ -1278,20 +1275,13 @@ def check_broadcast_terms(*named: tuple[str, torch.Tensor]) -> torch.Size:
     shape = named[0][1].shape
     if all(t.shape == shape for _, t in named[1:]):
         return shape
-    try:
-        shape = torch.broadcast_shapes(*(t.shape for _, t in named))
-    except RuntimeError:
-        pass
-    else:
-        if any(t.shape == shape for _, t in named):
-            return shape
+    common = _broadcast_shape(*(t.shape for _, t in named))
+    if common is not None and any(t.shape == common for _, t in named):
+        return common
     # some pair is at fault: were every pair's broadcast one of its two shapes, the largest shape would be all's
     for i, (a_name, a) in enumerate(named):
         for b_name, b in named[i + 1:]:
-            try:
-                pair = torch.broadcast_shapes(a.shape, b.shape)
-            except RuntimeError:
-                pair = None
+            pair = _broadcast_shape(a.shape, b.shape)
             if pair != a.shape and pair != b.shape:
                 check_same_shape(a, b, input_name=a_name, target_name=b_name)
     raise AssertionError("unreachable")  # pragma: no cover
@@ -1305,10 +1295,7 @@ def check_broadcast_weight(weight: torch.Tensor | None, input: torch.Tensor, nam
     check_float(weight, name)
     if weight.shape == input.shape:
         return
-    try:
-        shape = torch.broadcast_shapes(weight.shape, input.shape)
-    except RuntimeError:
-        shape = None
+    shape = _broadcast_shape(weight.shape, input.shape)
     if shape != input.shape:
         raise LossInputError(
             f"{name} has shape {_shape(weight)}, which does not broadcast to input's shape {_shape(input)} "
@@ -1358,10 +1345,7 @@ def check_probability_target(input: torch.Tensor, target: torch.Tensor) -> None:
         )
     if target.shape == input.shape:
         return
-    try:
-        shape = torch.broadcast_shapes(input.shape, target.shape)
-    except RuntimeError:
-        shape = None
+    shape = _broadcast_shape(input.shape, target.shape)
     if shape != input.shape:
         raise LossInputError(
             f"target of probabilities has shape {_shape(target)} but input has shape {_shape(input)}; "

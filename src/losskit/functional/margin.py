@@ -71,7 +71,7 @@ def _multilabel_margin_device_checks(args: tuple[object, ...]) -> None:
 
 def _strict(mode: int, validate: Validate) -> bool:
     """Whether the strict-level checks run (value checks on, at the strict level)."""
-    return bool(mode) and V.strict(validate)
+    return bool(mode) and V.strict_level(validate)
 
 
 def _labels(input: torch.Tensor, target: torch.Tensor, *others: torch.Tensor) -> tuple[torch.Tensor, ...]:
