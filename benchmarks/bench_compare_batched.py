@@ -145,7 +145,9 @@ def main() -> int:
                 if name in ("test_rmse", "test_mae"):
                     close &= bool((rel <= RTOL).all())
                 else:
-                    close &= float(diff.max()) <= 1.0 / job_test_rows(grid) + 1e-12  # one test sample
+                    # one test sample, counted in samples: the metrics are float32 fractions, so a difference of
+                    # exactly one sample (401/450 - 400/450 = 0.00222224 in float32) exceeds 1/450 in float64
+                    close &= round(float(diff.max()) * job_test_rows(grid)) <= 1
                 print(f"  final {name:<14} largest difference {float(diff.max()):.3g} "
                       f"(relative {float(rel.max()):.2g}, {batched['labels'][worst]}); "
                       f"median relative {float(rel.median()):.2g}")
