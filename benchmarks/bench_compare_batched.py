@@ -145,9 +145,10 @@ def main() -> int:
                 if name in ("test_rmse", "test_mae"):
                     close &= bool((rel <= RTOL).all())
                 else:
-                    # one test sample, counted in samples: the metrics are float32 fractions, so a difference of
-                    # exactly one sample (401/450 - 400/450 = 0.00222224 in float32) exceeds 1/450 in float64
-                    close &= round(float(diff.max()) * job_test_rows(grid)) <= 1
+                    # one test sample, counted in samples: the metrics are float32, so a difference of exactly one
+                    # sample (401/450 - 400/450 = 0.00222224 in float32) exceeds 1/450 in float64; 1e-4 of a
+                    # sample covers float32's rounding and nothing more
+                    close &= float(diff.max()) * job_test_rows(grid) <= 1 + 1e-4
                 print(f"  final {name:<14} largest difference {float(diff.max()):.3g} "
                       f"(relative {float(rel.max()):.2g}, {batched['labels'][worst]}); "
                       f"median relative {float(rel.median()):.2g}")
