@@ -494,6 +494,29 @@ def test_overflow_of_finite_inputs_is_let_through_as_torch_does() -> None:
         assert torch.isinf(_mse_riding(x, -x))
 
 
+@pytest.mark.parametrize("native", [True, False])
+def test_finite_on_host_reads_unreduced_results(monkeypatch, native: bool) -> None:
+    """The C pass where the kernels apply, else a torch sum; both find a NaN or inf anywhere, and a
+    non-contiguous or half-precision result takes the sum."""
+    from losskit.functional.fused import _native
+
+    if not native:
+        monkeypatch.setattr(V, "_native_all_finite", lambda t: None)
+    elif _native.library() is None:
+        pytest.skip("no C compiler")
+    for t in (torch.randn(3000), torch.randn(40, 30).t(), torch.randn(100).half(), torch.randn(7, dtype=torch.float64)):
+        assert V.finite_on_host(t) is True
+        for bad in (math.nan, math.inf, -math.inf):
+            u = t.clone()
+            u[(-1,) * u.dim()] = bad
+            assert V.finite_on_host(u) is False
+    assert V.finite_on_host(torch.tensor(2.0)) is True and V.finite_on_host(torch.tensor(math.nan)) is False
+    big = torch.full((4,), 3e38)
+    # finite values whose sum overflows: the C pass says finite; the sum says no (its callers then find
+    # the inputs finite and accept the result, as check_result does)
+    assert V.finite_on_host(big) is native
+
+
 def test_check_result_runs_the_extra_diagnosis_only_for_a_nonfinite_result() -> None:
     calls: list[int] = []
     V.check_result(torch.tensor(1.0), V.SYNC, [], diagnose=lambda: calls.append(1))

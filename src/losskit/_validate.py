@@ -279,6 +279,25 @@ def _finite_verdict(t: torch.Tensor, allow_neg_inf: bool = False) -> torch.Tenso
     return torch.isfinite(lo) & torch.isfinite(hi)
 
 
+_native_all_finite: Callable[[torch.Tensor], bool | None] | None = None
+
+
+def finite_on_host(t: torch.Tensor) -> bool:
+    """Whether every value of ``t`` is finite, read on the host (the caller has checked that a host read
+    is allowed): a 0-d tensor's one read; else one C pass over its memory where the kernels apply
+    (:func:`losskit.functional.fused._native.all_finite`), else a torch sum (False also when the sum of
+    finite values overflows: the callers then look at the inputs, which are finite, and accept)."""
+    if not t.dim():
+        return math.isfinite(t.item())
+    global _native_all_finite
+    if _native_all_finite is None:  # imported at first use: the kernels' module imports this one
+        from .functional.fused._native import all_finite
+
+        _native_all_finite = all_finite
+    verdict = _native_all_finite(t)
+    return math.isfinite(t.detach().sum().item()) if verdict is None else verdict
+
+
 NamedInput = tuple[str, "torch.Tensor | None"] | tuple[str, "torch.Tensor | None", bool]
 
 
@@ -324,9 +343,8 @@ def check_result(
     """
     if mode == OFF:
         return result
-    total = result.detach().sum() if result.dim() else result
     if mode == SYNC:
-        if math.isfinite(total.item()):  # one 0-d read: the whole cost of a clean call
+        if finite_on_host(result):  # one 0-d read, or one C pass: the whole cost of a clean call
             return result
         for entry in inputs:
             if entry[1] is not None:
@@ -334,6 +352,7 @@ def check_result(
         if diagnose is not None:
             diagnose()
         return result
+    total = result.detach().sum() if result.dim() else result
     inputs_ok = None
     names = []
     for entry in inputs:

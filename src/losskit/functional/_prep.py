@@ -9,7 +9,6 @@ public: the losses in :mod:`losskit.functional` are.
 from __future__ import annotations
 
 import dataclasses
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -394,8 +393,8 @@ class TorchCall:
     * ``device_checks(args)``: ``guard`` and ``exact`` as device-side assertions, for accelerators; there
       an ``exact`` loss with ``validate=False`` takes the composed path (no host read).
     * ``overflows``: torch's op is non-finite on some finite inputs where losskit's loss is finite, so its
-      0-d result (only ``"mean"``/``"sum"`` come here) is read even with ``validate=False``, and
-      accelerators (no host read) take the composed path.
+      result is read even with ``validate=False`` (:func:`~losskit._validate.finite_on_host`: a 0-d read,
+      or one C pass over an unreduced one), and accelerators (no host read) take the composed path.
     """
 
     op: Callable[..., torch.Tensor]
@@ -467,13 +466,13 @@ def torch_op_loss(spec: TorchCall, args: Args, reduction: object, validate: Vali
         guard = spec.guard
         if (guard is not None and not guard(args)) or (exact is not None and not exact(args)):
             return None
-        return out if math.isfinite((out.detach().sum() if red == 0 else out).item()) else None
+        return out if V.finite_on_host(out) else None
     if mode == V.OFF:
         try:
             out = spec.op(*args, red)
         except RuntimeError:
             return None
-        if (spec.overflows and not math.isfinite(out.item())) or (exact is not None and not exact(args)):
+        if (spec.overflows and not V.finite_on_host(out)) or (exact is not None and not exact(args)):
             return None
         return out
     if mode == V.TRACED or spec.overflows:
@@ -492,7 +491,7 @@ def torch_op_loss(spec: TorchCall, args: Args, reduction: object, validate: Vali
 
 def has_no_nan(t: torch.Tensor) -> bool:
     """Whether ``t`` holds no NaN (host read), at the least cost: ``torch.equal(t, t)`` on small tensors
-    (one call, NaN != NaN), a sum on large ones (False on an inf too, or an overflowing sum)."""
+    (one call, NaN != NaN), :func:`~losskit._validate.finite_on_host` on large ones (False on an inf too)."""
     if t.numel() <= 4096:
         return torch.equal(t, t)
-    return math.isfinite(t.detach().sum().item())
+    return V.finite_on_host(t)

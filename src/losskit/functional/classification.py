@@ -120,10 +120,8 @@ def _torch_class_loss(
         if mode:
             return None  # e.g. a class index out of range: the composed path names it
         raise
-    if mode or red == 1:
-        total = out.item() if red else out.detach().sum().item()
-        if total != total or total in (math.inf, -math.inf):
-            return None
+    if (mode or red == 1) and not V.finite_on_host(out):
+        return None
     return out
 
 
@@ -410,8 +408,7 @@ def kl_div(
     # of -inf), and its target gradient NaN at zero targets; a non-finite result reruns the safe form
     if not t.requires_grad and V.can_read_on_host(x):
         out = _kl_reduce(x, t, log_t, reduction, count, sample_weight, num_items, safe=False)
-        total = out.item() if out.dim() == 0 else out.detach().sum().item()
-        if math.isfinite(total):
+        if V.finite_on_host(out):
             return out  # a finite result: the checks riding on it pass
     out = _kl_reduce(x, t, log_t, reduction, count, sample_weight, num_items, safe=True)
     return V.check_result(
@@ -449,8 +446,7 @@ def _torch_kl(
         out = out / shape[0]
     elif reduction == "mean" and len(shape) > 1:  # one KL value per position, summed over the classes of dim 1
         out = out / (input.numel() // shape[1])
-    total = out.item() if red else out.detach().sum().item()
-    return out if math.isfinite(total) else None
+    return out if V.finite_on_host(out) else None
 
 
 def kl_divergence_loss(

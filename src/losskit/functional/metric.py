@@ -19,7 +19,6 @@ torch's order and give torch's values (a mean over zero items is 0, not NaN).
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from typing import cast
 
@@ -154,7 +153,7 @@ def supcon_loss(
 def _finite_negative(args: tuple[object, ...]) -> bool:
     """An inf in ``negative`` makes d(a, n) inf and the triplet's loss 0, finite: the result cannot show it
     (an inf or NaN elsewhere, and a NaN in ``negative``, reach the result)."""
-    return math.isfinite(cast(torch.Tensor, args[2]).detach().sum().item())
+    return V.finite_on_host(cast(torch.Tensor, args[2]))
 
 
 def _finite_negative_device(args: tuple[object, ...]) -> None:

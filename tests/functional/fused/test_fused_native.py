@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import warnings
 
 import pytest
@@ -41,3 +42,67 @@ def test_empty_hugepage_is_a_plain_tensor():
     assert small.shape == (3, 4) and small.dtype == torch.float64 and small.is_contiguous()
     big.fill_(2.0)
     assert big.sum().item() == 2.0 * 5 * 2**20
+
+
+# ------------------------------------------------------------------ all_finite: the riding check's C pass
+
+
+def _kernels_or_skip() -> None:
+    if _native.library() is None:
+        pytest.skip(f"no C compiler: {_native.kernel_info().error}")
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("n", [1, 3, 64, 65, 32768, 32769, 65541, 2**20 + 3])
+def test_all_finite_agrees_with_torch_isfinite(n, dtype, threads):
+    """Every position class (first, each quarter's edge, the tail) and every non-finite kind, at sizes on
+    both sides of torch's grain (one thread, or the split into contiguous ranges) and of the 4-way unroll."""
+    _kernels_or_skip()
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        t = torch.randn(n, dtype=dtype, generator=torch.Generator().manual_seed(n)) * 1e3
+        assert _native.all_finite(t) is True
+        positions = sorted({0, n // 4, n // 4 - 1, n // 2, 3 * n // 4, n - 1} & set(range(n)))
+        for bad in (math.nan, math.inf, -math.inf):
+            for i in positions:
+                t[i] = bad
+                assert _native.all_finite(t) is False, (bad, i)
+                assert bool(torch.isfinite(t).all()) is False
+                t[i] = 1.0
+        assert _native.all_finite(t) is True
+    finally:
+        torch.set_num_threads(previous)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_all_finite_takes_the_extremes_of_the_finite_range(dtype):
+    _kernels_or_skip()
+    info = torch.finfo(dtype)
+    t = torch.tensor([info.max, -info.max, info.tiny, info.tiny / 4, -0.0, 0.0] * 20, dtype=dtype)
+    assert _native.all_finite(t) is True  # max * 0 is 0: no overflow, where a sum of these would be inf
+    assert _native.all_finite(torch.empty(0, dtype=dtype)) is True
+
+
+def test_all_finite_declines_what_it_cannot_read():
+    """None: the caller reads a torch reduction instead."""
+    _kernels_or_skip()
+    base = torch.randn(64, 4)
+    assert _native.all_finite(base.t()) is None  # not contiguous
+    assert _native.all_finite(base.half()) is None
+    assert _native.all_finite(base.to(torch.bfloat16)) is None
+    assert _native.all_finite(torch.arange(5)) is None
+
+    class Sub(torch.Tensor):
+        pass
+
+    assert _native.all_finite(base.as_subclass(Sub)) is None
+    assert _native.all_finite(torch.nn.Parameter(base)) is True
+    assert _native.all_finite(base.requires_grad_()) is True
+
+
+def test_all_finite_without_kernels_is_none(monkeypatch):
+    monkeypatch.setattr(_native, "_info", _native.KernelInfo(error="test"))
+    monkeypatch.setattr(_native, "_finite", {})
+    assert _native.all_finite(torch.randn(10)) is None
