@@ -16,6 +16,7 @@ test metrics, and the largest difference in final parameters.
 from __future__ import annotations
 
 import argparse
+import math
 import re
 import shlex
 import subprocess
@@ -59,6 +60,25 @@ def _job(argv: list[str], seeds: int | None):
 def job_test_rows(grid: str) -> int:
     """Test rows per seed's split of a demo grid."""
     return _job(demo_grids()[grid], 2).sizes[2]
+
+
+def one_sample_f1_bound(grid: str, seeds: int | None) -> float:
+    """The most one changed test prediction can move macro F1, over the grid's seeds' test splits.
+
+    A prediction moving from class a to class b changes the counts of a and b only. With n_k test
+    samples of class k and p_k predictions of it, F1_k = 2 TP_k / (n_k + p_k); one count change moves it
+    by at most 2 / (n_k + p_k - 1) <= 2 / (n_k - 1). So macro F1 (the mean over K classes) moves by at most
+    (2 / (n_a - 1) + 2 / (n_b - 1)) / K <= 4 / (K (n_min - 1)), n_min the smallest class's test support.
+    (Accuracy's "one sample" is 1 / n_test; macro F1's is larger, so 1 / n_test would refuse one flip.)
+    """
+    job = _job(demo_grids()[grid], seeds)
+    bound = 0.0
+    for seed in range(job.config.seeds):
+        split = job.split(seed)
+        support = torch.bincount(split.y_test, minlength=split.num_classes)
+        n_min = int(support.min())
+        bound = max(bound, math.inf if n_min < 2 else 4.0 / (split.num_classes * (n_min - 1)))
+    return bound
 
 
 def _warm_up(job) -> None:
@@ -144,6 +164,10 @@ def main() -> int:
                 worst = int(diff.argmax())
                 if name in ("test_rmse", "test_mae"):
                     close &= bool((rel <= RTOL).all())
+                elif name == "test_macro_f1":
+                    bound = one_sample_f1_bound(grid, args.seeds)
+                    close &= float(diff.max()) <= bound * (1 + 1e-4)
+                    print(f"  (macro F1: one changed test prediction moves it by at most {bound:.3g})")
                 else:
                     # one test sample, counted in samples: the metrics are float32, so a difference of exactly one
                     # sample (401/450 - 400/450 = 0.00222224 in float32) exceeds 1/450 in float64; 1e-4 of a
