@@ -279,23 +279,38 @@ def _finite_verdict(t: torch.Tensor, allow_neg_inf: bool = False) -> torch.Tenso
     return torch.isfinite(lo) & torch.isfinite(hi)
 
 
-_native_all_finite: Callable[[torch.Tensor], bool | None] | None = None
+_finite_kernels: dict[torch.dtype, Callable[[int, int, int], int]] | None = None
+_PLAIN_TENSORS = (torch.Tensor, torch.nn.Parameter)
+_TORCH_GRAIN = 32768  # at::internal::GRAIN_SIZE: below it the C pass runs on the calling thread
+
+
+def _load_finite_kernels() -> dict[torch.dtype, Callable[[int, int, int], int]]:
+    global _finite_kernels
+    from .functional.fused import _native  # at first use: the kernels' package imports this module
+
+    _native.library()
+    _finite_kernels = _native._finite
+    return _finite_kernels
 
 
 def finite_on_host(t: torch.Tensor) -> bool:
     """Whether every value of ``t`` is finite, read on the host (the caller has checked that a host read
-    is allowed): a 0-d tensor's one read; else one C pass over its memory where the kernels apply
-    (:func:`losskit.functional.fused._native.all_finite`), else a torch sum (False also when the sum of
-    finite values overflows: the callers then look at the inputs, which are finite, and accept)."""
+    is allowed): a 0-d tensor's one read; else one C pass over its memory where the kernels apply (a
+    plain contiguous float32/float64 CPU tensor, as :func:`losskit.functional.fused._native.all_finite`),
+    else a torch sum (False also when the sum of finite values overflows: the callers then look at the
+    inputs, which are finite, and accept). The hot path of every riding check of an unreduced loss:
+    inlined, about 1 us at 64 elements."""
     if not t.dim():
         return math.isfinite(t.item())
-    global _native_all_finite
-    if _native_all_finite is None:  # imported at first use: the kernels' module imports this one
-        from .functional.fused._native import all_finite
-
-        _native_all_finite = all_finite
-    verdict = _native_all_finite(t)
-    return math.isfinite(t.detach().sum().item()) if verdict is None else verdict
+    kernels = _finite_kernels if _finite_kernels is not None else _load_finite_kernels()
+    fn = kernels.get(t.dtype)
+    if fn is not None and type(t) in _PLAIN_TENSORS and t.is_cpu and t.is_contiguous():
+        n = t.numel()
+        try:
+            return fn(t.data_ptr(), n, 1 if n < _TORCH_GRAIN else torch.get_num_threads()) == 1
+        except RuntimeError:  # no storage to read (a functorch wrapper): the sum below says what it can
+            pass
+    return math.isfinite(t.detach().sum().item())
 
 
 NamedInput = tuple[str, "torch.Tensor | None"] | tuple[str, "torch.Tensor | None", bool]
