@@ -129,13 +129,16 @@ def test_soft_margin_stays_finite_where_torch_overflows(fast_calls) -> None:
     y = torch.tensor([1.0, 1.0, -1.0])
     assert torch.isinf(F.soft_margin_loss(x, y))
     for validate in (None, False):
-        for reduction in ("mean", "sum"):
+        for reduction in ("mean", "sum", "none"):
             fast_calls.clear()
             out = LF.soft_margin_loss(x, y, reduction=reduction, validate=validate)
-            assert fast_calls == [False]  # torch's op overflowed: the composed softplus answered
-            assert torch.isfinite(out)
+            assert fast_calls == [True]  # the fast path is the softplus itself: finite here, no read needed
+            assert torch.isfinite(out).all()
             expected = F.softplus(-y * x.detach())
-            torch.testing.assert_close(out.detach(), expected.mean() if reduction == "mean" else expected.sum())
+            expected = {"mean": expected.mean(), "sum": expected.sum(), "none": expected}[reduction]
+            torch.testing.assert_close(out.detach(), expected)
+            if reduction == "none":
+                out = out.sum()
             (grad,) = torch.autograd.grad(out, x)
             assert torch.isfinite(grad).all()
 

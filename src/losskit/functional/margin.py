@@ -133,7 +133,6 @@ def _reduce(
 # ------------------------------------------------------------------ torch's margin losses
 
 # torch's C bindings take the reduction as its enum value, which their stubs spell as str
-_soft_margin = cast("Callable[[torch.Tensor, torch.Tensor, int], torch.Tensor]", torch._C._nn.soft_margin_loss)
 _multilabel_margin = cast(
     "Callable[[torch.Tensor, torch.Tensor, int], torch.Tensor]", torch._C._nn.multilabel_margin_loss
 )
@@ -148,8 +147,9 @@ _bce_logits = cast(
 
 
 def _softplus_margin(input: torch.Tensor, target: torch.Tensor, red: int) -> torch.Tensor:
-    """The unreduced soft margin loss softplus(-y x), as :func:`soft_margin_loss` computes it (``red`` is 0)."""
-    return F.softplus(-target * input)
+    """The soft margin loss softplus(-y x) as :func:`soft_margin_loss` computes it, reduced by torch's enum."""
+    values = F.softplus(-target * input)
+    return values if red == 0 else (values.mean() if red == 1 else values.sum())
 
 
 def _multilabel_soft_margin(
@@ -169,11 +169,10 @@ def _multilabel_soft_margin(
 _MARGIN_RANKING = TorchCall(torch.margin_ranking_loss, (("input1", 0), ("input2", 1), ("target", 2)), same=3,
                           strict_checks=True)
 _HINGE_EMBEDDING = TorchCall(torch.hinge_embedding_loss, (("input", 0),), same=2, strict_checks=True)
-# torch's log1p(exp(-y x)) overflows where the softplus is finite: its 0-d result is read at every level (a
-# non-finite one goes to the composed path, which computes it or names the NaN); "none" is the softplus
-# itself, 0.82-0.90x torch's op forward + backward (benchmarks/bench_vs_torch.py)
-_SOFT_MARGIN = TorchCall(_soft_margin, (("input", 0), ("target", 1)), same=2, strict_checks=True, overflows=True)
-_SOFT_MARGIN_NONE = TorchCall(_softplus_margin, (("input", 0), ("target", 1)), same=2, strict_checks=True)
+# not torch's op: its log1p(exp(-y x)) overflows where the softplus is finite (so its result would have to be
+# read even with validate=False), and softplus(-y x) is as fast reduced and 0.82-0.90x torch's op unreduced
+# (forward + backward, benchmarks/bench_vs_torch.py)
+_SOFT_MARGIN = TorchCall(_softplus_margin, (("input", 0), ("target", 1)), same=2, strict_checks=True)
 _MULTI_MARGIN = TorchCall(_multi_margin, (("input", 0), ("weight", 4)), others=(4,), exact=_no_nan_score,
                         device_checks=_multi_margin_device_checks)
 _MULTI_MARGIN_WEIGHTED = dataclasses.replace(_MULTI_MARGIN, strict_checks=True)
@@ -309,12 +308,7 @@ def soft_margin_loss(
       torch's ``SoftMarginLoss``; Cox, *The Regression Analysis of Binary Sequences*, 1958.
     """
     if sample_weight is None and num_items is None and size_average is None and reduce is None:
-        if reduction == "none":  # the softplus is finite wherever the inputs are (no read), and faster unreduced
-            out = torch_op_loss(_SOFT_MARGIN_NONE, (input, target), reduction, validate)
-        elif not (isinstance(target, torch.Tensor) and target.requires_grad):  # no target gradient in torch's op
-            out = torch_op_loss(_SOFT_MARGIN, (input, target), reduction, validate)
-        else:
-            out = None
+        out = torch_op_loss(_SOFT_MARGIN, (input, target), reduction, validate)
         if out is not None:
             return out
     reduction = V.check_reduction(V.legacy_reduction(size_average, reduce, reduction))
