@@ -279,12 +279,12 @@ def _finite_verdict(t: torch.Tensor, allow_neg_inf: bool = False) -> torch.Tenso
     return torch.isfinite(lo) & torch.isfinite(hi)
 
 
-_finite_kernels: dict[torch.dtype, Callable[[int, int, int], int]] | None = None
+_finite_kernels: dict[torch.dtype, Callable[..., int]] | None = None
 _PLAIN_TENSORS = (torch.Tensor, torch.nn.Parameter)
 _TORCH_GRAIN = 32768  # at::internal::GRAIN_SIZE: below it the C pass runs on the calling thread
 
 
-def _load_finite_kernels() -> dict[torch.dtype, Callable[[int, int, int], int]]:
+def _load_finite_kernels() -> dict[torch.dtype, Callable[..., int]]:
     global _finite_kernels
     from .functional.fused import _native  # at first use: the kernels' package imports this module
 

@@ -52,6 +52,44 @@ def _kernels_or_skip() -> None:
         pytest.skip(f"no C compiler: {_native.kernel_info().error}")
 
 
+@pytest.fixture(params=["python_module", "ctypes"])
+def entries(request, monkeypatch):
+    """Each way the checks reach the C pass: the CPython module (where Python's headers exist) and ctypes."""
+    _kernels_or_skip()
+    if request.param == "python_module":
+        if _native.kernel_info().python_module is None:
+            pytest.skip("no CPython module here (no Python headers): ctypes serves the checks")
+    else:
+        monkeypatch.setattr(_native, "_finite", _native._finite_entries(_native.library(), None))
+    return request.param
+
+
+def test_the_python_module_is_built_where_headers_exist():
+    import sysconfig
+    from pathlib import Path
+
+    _kernels_or_skip()
+    headers = Path(sysconfig.get_paths()["include"], "Python.h").exists()
+    assert (_native.kernel_info().python_module is not None) == headers
+    if headers:
+        assert type(_native._finite[torch.float32]).__name__ == "builtin_function_or_method"
+
+
+def test_the_python_module_refuses_bad_calls():
+    _kernels_or_skip()
+    if _native.kernel_info().python_module is None:
+        pytest.skip("no CPython module here")
+    fn = _native._finite[torch.float32]
+    with pytest.raises(TypeError, match="takes 3 arguments"):
+        fn(0, 1)
+    with pytest.raises(ValueError, match="null pointer or a negative length"):
+        fn(0, 5, 1)
+    with pytest.raises(ValueError, match="null pointer or a negative length"):
+        fn(torch.zeros(3).data_ptr(), -1, 1)
+    assert fn(0, 0, 1) is True  # an empty tensor's null pointer is fine
+
+
+@pytest.mark.usefixtures("entries")
 @pytest.mark.parametrize("threads", [1, 2])
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 @pytest.mark.parametrize("n", [1, 3, 64, 65, 32768, 32769, 65541, 2**20 + 3])
@@ -76,6 +114,7 @@ def test_all_finite_agrees_with_torch_isfinite(n, dtype, threads):
         torch.set_num_threads(previous)
 
 
+@pytest.mark.usefixtures("entries")
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 def test_all_finite_takes_the_extremes_of_the_finite_range(dtype):
     _kernels_or_skip()

@@ -11,21 +11,32 @@ flags (it is built with ``-march=native``).
 
 Where no compiler works, :func:`library` returns ``None`` once, after one
 :class:`RuntimeWarning`, and the callers use their plain torch path.
+
+Where Python's headers exist, the same source is built a second time as a
+CPython module (``-DLOSSKIT_PYTHON_EXT``, about as long again, once): its
+``METH_FASTCALL`` entry points serve the finiteness checks of unreduced results
+(:func:`all_finite`, :func:`losskit._validate.finite_on_host`), whose cost at
+small sizes is mostly the call itself (a ctypes call costs about ten times as
+much). Without the headers ctypes serves them, silently.
 """
 
 from __future__ import annotations
 
 import ctypes
 import hashlib
+import importlib.util
 import os
 import platform
 import shutil
 import subprocess
 import sys
+import sysconfig
 import tempfile
 import threading
 import time
+import types
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -56,18 +67,21 @@ class KernelInfo:
       flags: the compiler flags it was built with.
       build_seconds: time spent compiling in this process (0.0 on a cache hit).
       error: why no library is available, or None.
+      python_module: the same source built as a CPython module (its cheaper calls serve the finiteness
+        checks), or None where Python's headers are missing and ctypes serves them.
     """
 
     path: Path | None = None
     flags: tuple[str, ...] = ()
     build_seconds: float = 0.0
     error: str | None = None
+    python_module: Path | None = None
 
 
 _lock = threading.Lock()
 _lib: ctypes.CDLL | None = None
 _info: KernelInfo | None = None
-_finite: dict[torch.dtype, ctypes._CFuncPtr] = {}  # losskit_all_finite_<dtype>, once the library is loaded
+_finite: dict[torch.dtype, Callable[..., int]] = {}  # losskit_all_finite_<dtype>, once the library is loaded
 
 
 def cache_dir() -> Path:
@@ -164,10 +178,44 @@ def _load() -> tuple[ctypes.CDLL | None, KernelInfo]:
                 start = time.perf_counter()
                 _build(cc, flags, target)
                 spent = time.perf_counter() - start
-            return _open(target), KernelInfo(path=target, flags=flags, build_seconds=spent)
+            lib = _open(target)
+            start = time.perf_counter()
+            module = _python_module(cc, flags, key)
+            info = KernelInfo(path=target, flags=flags, build_seconds=spent + time.perf_counter() - start,
+                              python_module=None if module is None else Path(str(module.__file__)))
+            _finite.update(_finite_entries(lib, module))
+            return lib, info
         except (OSError, RuntimeError, subprocess.SubprocessError, AttributeError) as exc:
             errors.append(f"{' '.join(flags)}: {exc}")
     return None, KernelInfo(error="; ".join(errors))
+
+
+def _python_module(cc: str, flags: tuple[str, ...], key: str) -> types.ModuleType | None:
+    """The same source as a CPython module (``-DLOSSKIT_PYTHON_EXT``), built and cached like the library;
+    None, silently, where Python's headers are missing or it does not build: ctypes serves instead."""
+    include = sysconfig.get_paths().get("include")
+    suffix = sysconfig.get_config_var("EXT_SUFFIX")
+    if not include or not suffix or not Path(include, "Python.h").exists():
+        return None
+    target = cache_dir() / f"_lk_native-{key}{suffix}"
+    try:
+        if not target.exists():
+            _build(cc, (*flags, "-DLOSSKIT_PYTHON_EXT", f"-I{include}"), target)
+        spec = importlib.util.spec_from_file_location("_lk_native", target)
+        if spec is None or spec.loader is None:
+            return None
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+    except (OSError, RuntimeError, ImportError, subprocess.SubprocessError):
+        return None
+
+
+def _finite_entries(lib: ctypes.CDLL, module: types.ModuleType | None) -> dict[torch.dtype, Callable[..., int]]:
+    """``losskit_all_finite_<dtype>(ptr, n, nthreads)``: the CPython module's where it loaded, else ctypes'."""
+    if module is not None:
+        return {torch.float32: module.all_finite_f32, torch.float64: module.all_finite_f64}
+    return {torch.float32: lib.losskit_all_finite_f32, torch.float64: lib.losskit_all_finite_f64}
 
 
 def library() -> ctypes.CDLL | None:
@@ -184,9 +232,6 @@ def library() -> ctypes.CDLL | None:
                         RuntimeWarning,
                         stacklevel=3,
                     )
-                if _lib is not None:
-                    _finite.update({torch.float32: _lib.losskit_all_finite_f32,
-                                    torch.float64: _lib.losskit_all_finite_f64})
                 _info = info
     return _lib
 
