@@ -154,7 +154,7 @@ def test_a_nan_score_torch_kernels_drop_is_refused(name, args, where) -> None:
     assert torch.isfinite(getattr(F, name)(x, args[1]))  # torch's kernel drops it
     with pytest.raises(LossInputError, match=r"^input holds 1 non-finite value"):
         getattr(LF, name)(x, args[1])
-    big = torch.randn(80, 60, dtype=D)  # past has_no_nan's small-tensor threshold: the sum's verdict
+    big = torch.randn(80, 60, dtype=D)  # a larger score matrix, its NaN far from the first row
     big[3, 7] = float("nan")
     if name == "multi_margin_loss":
         target = torch.randint(0, 60, (80,))

@@ -487,11 +487,3 @@ def torch_op_loss(spec: TorchCall, args: Args, reduction: object, validate: Vali
     except RuntimeError:
         return None
     return V.check_result(out, mode, [(name, args[i]) for name, i in spec.named])  # type: ignore[misc]
-
-
-def has_no_nan(t: torch.Tensor) -> bool:
-    """Whether ``t`` holds no NaN (host read), at the least cost: ``torch.equal(t, t)`` on small tensors
-    (one call, NaN != NaN), :func:`~losskit._validate.finite_on_host` on large ones (False on an inf too)."""
-    if t.numel() <= 4096:
-        return torch.equal(t, t)
-    return V.finite_on_host(t)

@@ -114,6 +114,11 @@ def _pos_weight_tensor(
     return pos_weight
 
 
+def _same_kind(t: object, dtype: torch.dtype, shape: torch.Size) -> bool:
+    """A tensor of ``dtype`` shaped like the input or like its last dim (torch's broadcast from the right)."""
+    return isinstance(t, torch.Tensor) and t.dtype is dtype and (t.shape == shape or t.shape == shape[-1:])
+
+
 def _plain_bce(
     input: object,
     target: object,
@@ -125,24 +130,32 @@ def _plain_bce(
     num_items: object,
     validate: Validate,
 ) -> torch.Tensor | None:
-    """The most common call, an unweighted one on same-shaped float32/float64 tensors at the default level
-    (or with ``validate=False``), straight to torch's op with the check riding on its result; None hands
-    the call to :func:`_bce` (the reference path, which names what is wrong). Metadata only: its Python
-    cost per call is about a microsecond (benchmarks/bench_vs_torch.py)."""
-    if (weight is not None or pos_weight is not None or sample_weight is not None or num_items is not None
-            or (input_kind != "probs" and input_kind != "logits")
+    """The most common calls, straight to torch's op with the check riding on its result, at the default
+    level or with ``validate=False``: same-shaped float32/float64 ``input`` and ``target``, and a ``weight``
+    (not with ``"mean"``: losskit's weighted mean divides by the weights' sum) or a logits ``pos_weight``
+    that is a tensor of their dtype shaped like them or like their last dim (torch's broadcast, adding no
+    loss terms). None hands the call to :func:`_bce` (the reference path, which names what is wrong).
+    Metadata only: its Python cost per call is about a microsecond (benchmarks/bench_vs_torch.py)."""
+    if (sample_weight is not None or num_items is not None or (input_kind != "probs" and input_kind != "logits")
             or not isinstance(input, torch.Tensor) or not isinstance(target, torch.Tensor)):
         return None
     dtype = input.dtype
+    shape = input.shape
     if ((dtype is not torch.float32 and dtype is not torch.float64) or target.dtype is not dtype
-            or input.shape != target.shape or not input.numel() or type(reduction) is not str):
+            or target.shape != shape or not input.numel() or type(reduction) is not str):
         return None
     red = _TORCH_REDUCTION.get(reduction)
+    if red is None or (weight is not None and (red == 1 or not _same_kind(weight, dtype, shape))) or (
+        pos_weight is not None and (input_kind != "logits" or not _same_kind(pos_weight, dtype, shape))
+    ):
+        return None
     mode = V.fast_mode(validate, input)
-    if red is None or mode < 0 or (mode and V.strict_level(validate)):
+    if mode < 0 or (mode and V.strict_level(validate)):
         return None
     if input_kind == "logits":
-        out = torch.binary_cross_entropy_with_logits(input, target, None, None, red)
+        out = torch.binary_cross_entropy_with_logits(input, target, weight, pos_weight, red)  # type: ignore[arg-type]
+    elif weight is not None:
+        return None  # torch's probability BCE takes only an input-shaped weight: _bce expands it
     else:
         try:
             out = _torch_bce(input, target, None, red)

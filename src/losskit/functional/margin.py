@@ -34,7 +34,7 @@ import torch.nn.functional as F
 from .. import _validate as V
 from .._reduce import reduce_loss
 from .._types import Validate
-from ._prep import _REAL_TYPES, Number, TorchCall, compute_dtype, has_no_nan, torch_op_loss
+from ._prep import _REAL_TYPES, Number, TorchCall, compute_dtype, torch_op_loss
 
 __all__ = [
     "hinge_embedding_loss",
@@ -50,9 +50,10 @@ __all__ = [
 
 def _no_nan_score(args: tuple[object, ...]) -> bool:
     """torch's multi-class margin kernels' ``if z > 0`` drops a NaN score (and a NaN class weight where no
-    class violates): such a call takes the composed path, which names it."""
+    class violates): such a call takes the composed path, which names it (so does an inf: one C pass over
+    the scores, :func:`~losskit._validate.finite_on_host`, is the cheapest read that finds a NaN)."""
     weight = args[4] if len(args) == 5 else None  # multi_margin_loss's (input, target, p, margin, weight)
-    return has_no_nan(args[0]) and (weight is None or has_no_nan(weight))  # type: ignore[arg-type]
+    return V.finite_on_host(args[0]) and (weight is None or V.finite_on_host(weight))  # type: ignore[arg-type]
 
 
 def _multi_margin_device_checks(args: tuple[object, ...]) -> None:
