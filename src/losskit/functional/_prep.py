@@ -71,14 +71,19 @@ _FAST_DTYPES = (torch.float32, torch.float64)
 # below this many elements torch's own op beats the fused C kernel's fixed cost (benchmarks/bench_vs_torch.py);
 # fused mode "always" uses the kernel at any size
 FUSED_MIN_NUMEL = 1 << 17
+# "none" under torch's names stays torch's op (with the C check of the result): the fused "none" kernel writes
+# the derivatives in the forward pass and read 0.5-1.5x torch in repeated bench_vs_torch runs at 2^20, bimodal
+# between processes; it serves losskit's own losses (log-cosh), where the composed path is far slower
 
+FusedOp = tuple[str, float] | tuple[str, float, float]
+"""A loss in the fused C kernels: ``(name, delta)``, or ``(name, delta, value_scale)`` (smooth_l1 is huber / beta)."""
 TorchOp = tuple[Callable[..., torch.Tensor], tuple[float, ...]]
 """torch's own elementwise op ``op(input, target, reduction_enum, *extra)`` and its ``extra`` arguments."""
 
 
 def _torch_elementwise(
     torch_op: TorchOp,
-    fused: tuple[str, float] | None,
+    fused: FusedOp | None,
     input: object,
     target: object,
     reduction: str,
@@ -111,8 +116,8 @@ def _torch_elementwise(
     if input.shape != target.shape:
         V.check_target_broadcast(input, target)
         target = target.expand_as(input)
-    elif weight is None and fused is not None and red and (
-        numel >= FUSED_MIN_NUMEL or fused_elementwise_mode() == "always"
+    elif weight is None and fused is not None and (
+        (red and numel >= FUSED_MIN_NUMEL) or fused_elementwise_mode() == "always"
     ):
         out = fused_elementwise_loss(
             fused, input, target, reduction=reduction, weight=None, sample_weight=None, num_items=None,
@@ -149,12 +154,12 @@ def elementwise_loss(
     sample_weight: torch.Tensor | None,
     num_items: Number | None,
     validate: Validate,
-    fused: tuple[str, float] | None = None,
+    fused: FusedOp | None = None,
     torch_op: TorchOp | None = None,
 ) -> torch.Tensor:
     """Apply ``kernel`` to the residual ``input - target`` and reduce.
 
-    ``fused = (name, delta)`` names the same loss in the one-pass kernels of
+    ``fused = (name, delta[, value_scale])`` names the same loss in the one-pass kernels of
     :mod:`losskit.functional.fused.elementwise`, used instead of the plain
     path below (the reference) where they apply.
 

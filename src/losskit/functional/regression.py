@@ -36,7 +36,7 @@ import torch.nn.functional as F
 
 from .. import _validate as V
 from .._types import Validate
-from ._prep import Number, TorchOp, elementwise_loss
+from ._prep import FusedOp, Number, TorchOp, elementwise_loss
 
 __all__ = [
     "huber_loss", "l1_loss", "log_cosh", "log_cosh_loss", "mae_loss", "mse_loss", "smooth_l1_loss",
@@ -211,10 +211,12 @@ def smooth_l1_loss(
         reduction = V.legacy_reduction(size_average, reduce, reduction)
     beta = V.check_interval(beta, "beta", 0.0, math.inf, high_open=True)
     kernel: Callable[[torch.Tensor], torch.Tensor]
+    fused: FusedOp
     if beta == 0.0:
         kernel, fused, op = torch.abs, ("l1", 0.0), _l1
     else:
-        kernel, fused, op = _huber_kernel(beta, 1.0 / beta), None, (torch._C._nn.smooth_l1_loss, (beta,))
+        kernel, fused, op = _huber_kernel(beta, 1.0 / beta), ("huber", beta, 1.0 / beta), (
+            torch._C._nn.smooth_l1_loss, (beta,))
     return elementwise_loss(
         kernel, input, target, reduction=reduction, weight=weight, sample_weight=sample_weight,
         num_items=num_items, validate=validate, fused=fused, torch_op=op,

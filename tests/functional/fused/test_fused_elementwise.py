@@ -19,6 +19,7 @@ LOSSES = {
     "mse": (LF.mse_loss, {}),
     "l1": (LF.l1_loss, {}),
     "huber": (LF.huber_loss, {"delta": 0.7}),
+    "smooth_l1": (LF.smooth_l1_loss, {"beta": 0.6}),  # huber / beta in the kernel
     "log_cosh": (LF.log_cosh_loss, {}),
 }
 
@@ -43,12 +44,12 @@ def _run(fn, kwargs, x, y, mode, **call):
     with fused_elementwise(mode):
         out = fn(x, y, **kwargs, **call)
     fused = "Fused" in type(out.grad_fn).__name__
-    out.backward()
+    (out.sum() if out.dim() else out).backward()  # "none": a gradient of ones, which the kernel's buffer answers
     return out.detach(), x.grad, fused
 
 
 @pytest.mark.parametrize("name", list(LOSSES))
-@pytest.mark.parametrize("reduction", ["mean", "sum"])
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 @pytest.mark.parametrize("validate", [True, False])
 def test_fused_equals_plain(name, reduction, dtype, validate):
@@ -64,12 +65,13 @@ def test_fused_equals_plain(name, reduction, dtype, validate):
 
 
 @pytest.mark.parametrize("name", list(LOSSES))
-def test_fused_equals_plain_multithreaded_blocks(name):
+@pytest.mark.parametrize("reduction", ["mean", "none"])
+def test_fused_equals_plain_multithreaded_blocks(name, reduction):
     # large enough for several kernel blocks per thread (the OpenMP path), odd length for the tail
     fn, kwargs = LOSSES[name]
     x, y = _inputs(torch.float32, n=300_001)
-    v_ref, g_ref, _ = _run(fn, kwargs, x, y, "never")
-    v, g, fused = _run(fn, kwargs, x, y, "always")
+    v_ref, g_ref, _ = _run(fn, kwargs, x, y, "never", reduction=reduction)
+    v, g, fused = _run(fn, kwargs, x, y, "always", reduction=reduction)
     assert fused
     torch.testing.assert_close(v, v_ref, rtol=2e-6, atol=0)
     torch.testing.assert_close(g, g_ref, rtol=2e-6, atol=1e-30)
@@ -113,7 +115,7 @@ def test_second_backward_recomputes():
 
 
 @pytest.mark.parametrize("name", list(LOSSES))
-@pytest.mark.parametrize("reduction", ["mean", "sum"])
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
 def test_double_backward_through_the_fused_path_equals_plain(name, reduction):
     """create_graph=True (Hessians, MAML, gradient penalties): the fused backward must itself be
     differentiable; a gradient buffer without a graph would silently give second derivatives of 0."""
@@ -125,12 +127,12 @@ def test_double_backward_through_the_fused_path_equals_plain(name, reduction):
         with fused_elementwise(mode):
             out = fn(x, y, reduction=reduction, **kwargs)
         assert ("Fused" in type(out.grad_fn).__name__) == (mode == "always")
-        (g,) = torch.autograd.grad(out, x, create_graph=True)
+        (g,) = torch.autograd.grad(out.sum() if out.dim() else out, x, create_graph=True)
         (h,) = torch.autograd.grad(g.sum(), x, allow_unused=True)
         hessian_diagonals.append(torch.zeros_like(x) if h is None else h)
     torch.testing.assert_close(hessian_diagonals[0], hessian_diagonals[1], rtol=1e-12, atol=1e-15)
     with fused_elementwise("always"):
-        assert torch.autograd.gradgradcheck(lambda a: fn(a, y, reduction=reduction, **kwargs), (x,))
+        assert torch.autograd.gradgradcheck(lambda a: fn(a, y, reduction=reduction, **kwargs).sum(), (x,))
 
 
 def test_gradient_buffer_is_handed_over_without_copy(monkeypatch):
@@ -156,16 +158,47 @@ def test_non_finite(name, bad):
     fn, kwargs = LOSSES[name]
     x, y = _inputs(torch.float32)
     x[3] = bad
-    # validation on: the same error as the plain path
-    for mode in ("never", "always"):
-        with fused_elementwise(mode), pytest.raises(LossInputError, match="input holds 1 non-finite"):
-            fn(x.clone().requires_grad_(), y, **kwargs)
-    # validation off: NaN/inf propagate exactly as in the plain path
-    v_ref, g_ref, _ = _run(fn, kwargs, x, y, "never", validate=False)
-    v, g, fused = _run(fn, kwargs, x, y, "always", validate=False)
-    assert fused
-    torch.testing.assert_close(v, v_ref, equal_nan=True)
-    torch.testing.assert_close(g, g_ref, rtol=2e-6, atol=1e-30, equal_nan=True)
+    for reduction in ("mean", "none"):
+        # validation on: the same error as the plain path
+        for mode in ("never", "always"):
+            with fused_elementwise(mode), pytest.raises(LossInputError, match="input holds 1 non-finite"):
+                fn(x.clone().requires_grad_(), y, reduction=reduction, **kwargs)
+        # validation off: NaN/inf propagate exactly as in the plain path
+        v_ref, g_ref, _ = _run(fn, kwargs, x, y, "never", validate=False, reduction=reduction)
+        v, g, fused = _run(fn, kwargs, x, y, "always", validate=False, reduction=reduction)
+        assert fused
+        torch.testing.assert_close(v, v_ref, equal_nan=True)
+        torch.testing.assert_close(g, g_ref, rtol=2e-6, atol=1e-30, equal_nan=True)
+
+
+@pytest.mark.parametrize("name", list(LOSSES))
+def test_none_with_any_incoming_gradient_target_gradient_and_a_second_backward(name):
+    """The unreduced kernel's buffer is the gradient only for an incoming gradient of ones; any other is
+    multiplied in, the target's gradient is its negative, and a retained graph recomputes it."""
+    fn, kwargs = LOSSES[name]
+    x, y = _inputs(torch.float64)
+    w = torch.rand_like(x)
+    grads = {}
+    for mode in ("always", "never"):
+        a, b = x.clone().requires_grad_(), y.clone().requires_grad_()
+        with fused_elementwise(mode):
+            out = fn(a, b, reduction="none", **kwargs)
+        assert ("Fused" in type(out.grad_fn).__name__) == (mode == "always")
+        (out * w).sum().backward(retain_graph=True)
+        first = (a.grad.clone(), b.grad.clone())
+        out.sum().backward()  # a second backward, with ones: accumulates
+        grads[mode] = (*first, a.grad, b.grad)
+    for got, ref in zip(grads["always"], grads["never"], strict=True):
+        torch.testing.assert_close(got, ref, rtol=1e-12, atol=1e-300)
+
+
+def test_none_takes_the_kernel_for_losskits_losses_and_torchs_op_under_torchs_names():
+    x = torch.randn(FUSED_MIN_NUMEL * 4, requires_grad=True)
+    y = torch.randn(FUSED_MIN_NUMEL * 4)
+    assert "Fused" in type(LF.log_cosh_loss(x, y, reduction="none").grad_fn).__name__
+    assert "Fused" not in type(LF.mse_loss(x, y, reduction="none").grad_fn).__name__
+    with fused_elementwise("always"):
+        assert "Fused" in type(LF.mse_loss(x, y, reduction="none").grad_fn).__name__
 
 
 def test_overflowing_finite_inputs_pass_validation():
@@ -178,7 +211,7 @@ def test_overflowing_finite_inputs_pass_validation():
 
 @pytest.mark.parametrize(
     "case",
-    ["weight", "sample_weight", "none", "per_sample", "no_grad", "bfloat16", "strided", "mixed_dtype", "empty"],
+    ["weight", "sample_weight", "per_sample", "no_grad", "bfloat16", "strided", "mixed_dtype", "empty"],
 )
 def test_ineligible_calls_use_plain_path(case):
     x, y = _inputs(torch.float32)
@@ -188,7 +221,7 @@ def test_ineligible_calls_use_plain_path(case):
         kwargs["weight"] = torch.rand(3, 4)
     elif case == "sample_weight":
         kwargs["sample_weight"] = torch.rand(3)
-    elif case in ("none", "per_sample"):
+    elif case == "per_sample":
         kwargs["reduction"] = case
     elif case == "bfloat16":
         x, y = x.bfloat16(), y.bfloat16()

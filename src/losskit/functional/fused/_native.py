@@ -45,7 +45,7 @@ import torch
 __all__ = ["KernelInfo", "all_finite", "cache_dir", "empty_hugepage", "kernel_info", "library"]
 
 SOURCE = Path(__file__).with_name("elementwise.c")
-ABI_VERSION = 2
+ABI_VERSION = 3
 # tried in order; the first that builds wins (x86 only knows -mprefer-vector-width; some compilers
 # lack OpenMP or -march=native). 512-bit vectors made log-cosh 1.4x faster on an AVX-512 CPU.
 FLAG_SETS: tuple[tuple[str, ...], ...] = (
@@ -152,6 +152,12 @@ def _open(path: Path) -> ctypes.CDLL:
         fn = getattr(lib, name)
         fn.restype = ctypes.c_double
         fn.argtypes = args
+    none_args = [ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64,
+                 ctypes.c_double, ctypes.c_double, ctypes.c_int]
+    for name in ("losskit_fused_none_f32", "losskit_fused_none_f64"):
+        fn = getattr(lib, name)
+        fn.restype = ctypes.c_int
+        fn.argtypes = none_args
     for name in ("losskit_all_finite_f32", "losskit_all_finite_f64"):
         fn = getattr(lib, name)
         fn.restype = ctypes.c_int

@@ -216,6 +216,62 @@ LK_BLOCK_FN(lk_block_log_cosh_d, double, lk_log_cosh_op_d)
 LK_ENTRY(losskit_fused_f32, float, f)
 LK_ENTRY(losskit_fused_f64, double, d)
 
+/* ---------------------------------------------------------------- reduction "none"
+ * For r = x - y: out[i] = vscale * l(r), g[i] = vscale * l'(r), in one pass; returns 1 if every l(r) is
+ * finite (the value check riding on the loss at no extra pass: l * 0 is 0 exactly when l is finite),
+ * else 0. The backward pass then costs nothing for a gradient of ones (g is handed over) and one
+ * multiply otherwise. Blocks and threads as LK_ENTRY (the outputs are fresh buffers). */
+#define LK_NONE_BLOCK_FN(NAME, T, OP)                                                                      \
+    static int NAME(const T *restrict x, const T *restrict y, T *restrict out, T *restrict g, int64_t n,   \
+                    T vscale, T delta)                                                                     \
+    {                                                                                                      \
+        T flag = (T)0;                                                                                     \
+        _Pragma("omp simd reduction(+ : flag)") for (int64_t i = 0; i < n; ++i)                           \
+        {                                                                                                  \
+            T v, d;                                                                                        \
+            OP(x[i] - y[i], delta, &v, &d);                                                                \
+            flag += v * (T)0;                                                                              \
+            out[i] = vscale * v;                                                                           \
+            g[i] = vscale * d;                                                                             \
+        }                                                                                                  \
+        return flag == (T)0;                                                                               \
+    }
+
+LK_NONE_BLOCK_FN(lk_none_mse_f, float, lk_mse_f)
+LK_NONE_BLOCK_FN(lk_none_l1_f, float, lk_l1_f)
+LK_NONE_BLOCK_FN(lk_none_huber_f, float, lk_huber_f)
+LK_NONE_BLOCK_FN(lk_none_log_cosh_f, float, lk_log_cosh_op_f)
+LK_NONE_BLOCK_FN(lk_none_mse_d, double, lk_mse_d)
+LK_NONE_BLOCK_FN(lk_none_l1_d, double, lk_l1_d)
+LK_NONE_BLOCK_FN(lk_none_huber_d, double, lk_huber_d)
+LK_NONE_BLOCK_FN(lk_none_log_cosh_d, double, lk_log_cosh_op_d)
+
+#define LK_NONE_ENTRY(NAME, T, SUF)                                                                       \
+    int NAME(int kind, const T *x, const T *y, T *out, T *g, int64_t n, double vscale, double delta,      \
+             int nthreads)                                                                                \
+    {                                                                                                     \
+        int (*fn)(const T *restrict, const T *restrict, T *restrict, T *restrict, int64_t, T, T);         \
+        switch (kind) {                                                                                   \
+        case LK_MSE: fn = lk_none_mse_##SUF; break;                                                       \
+        case LK_L1: fn = lk_none_l1_##SUF; break;                                                         \
+        case LK_HUBER: fn = lk_none_huber_##SUF; break;                                                   \
+        case LK_LOG_COSH: fn = lk_none_log_cosh_##SUF; break;                                             \
+        default: return -1;                                                                               \
+        }                                                                                                 \
+        int64_t nblocks = (n + LK_BLOCK - 1) / LK_BLOCK;                                                  \
+        int ok = 1;                                                                                       \
+        (void)nthreads;                                                                                   \
+        _Pragma("omp parallel for num_threads(nthreads) schedule(dynamic, LK_CHUNK) reduction(& : ok) if (nblocks > 4)") \
+        for (int64_t b = 0; b < nblocks; ++b) {                                                           \
+            int64_t lo = b * LK_BLOCK, len = n - lo < LK_BLOCK ? n - lo : LK_BLOCK;                       \
+            ok &= fn(x + lo, y + lo, out + lo, g + lo, len, (T)vscale, (T)delta);                         \
+        }                                                                                                 \
+        return ok;                                                                                        \
+    }
+
+LK_NONE_ENTRY(losskit_fused_none_f32, float, f)
+LK_NONE_ENTRY(losskit_fused_none_f64, double, d)
+
 /* ---------------------------------------------------------------- finiteness of a result
  * 1 if every x[i] is finite, else 0: x * 0 is 0 for a finite x and NaN for an inf or a NaN, so a
  * block's sum of x * 0 (vectorised) is 0 exactly when all its values are finite. No early exit
@@ -264,7 +320,7 @@ LK_ENTRY(losskit_fused_f64, double, d)
 LK_FINITE(losskit_all_finite_f32, float, f)
 LK_FINITE(losskit_all_finite_f64, double, d)
 
-int losskit_fused_abi(void) { return 2; }
+int losskit_fused_abi(void) { return 3; }
 
 /* ---------------------------------------------------------------- the same checks as a CPython module
  * Built a second time with -DLOSSKIT_PYTHON_EXT where Python's headers exist (_native.py): a

@@ -99,9 +99,10 @@ def fused_elementwise(mode: str) -> Iterator[None]:
 class _Spec:
     code: int
     delta: float
-    scale: float  # d loss / d sum_i l_i
-    den: float | None  # mean's denominator; None for sum
+    scale: float  # d loss / d sum_i l_i ("none": the value scale, as vscale)
+    den: float | None  # mean's denominator; None for sum and none
     check: bool  # value checks on
+    vscale: float = 1.0  # each l_i's factor (smooth_l1 is huber / beta)
 
 
 def _run(spec: _Spec, x: torch.Tensor, y: torch.Tensor) -> tuple[float, torch.Tensor]:
@@ -121,6 +122,7 @@ class _FusedElementwise(torch.autograd.Function):
         if spec.check and not math.isfinite(total):
             V.check_finite(input, "input")
             V.check_finite(target, "target")
+        total *= spec.vscale
         value = total if spec.den is None else R.divide_or_zero(total, spec.den)
         ctx.spec = spec
         # not save_for_backward: backward hands this very buffer to autograd, which can only
@@ -150,6 +152,57 @@ class _FusedElementwise(torch.autograd.Function):
         return (g if need_input else None), grad_target, None
 
 
+def _run_none(spec: _Spec, x: torch.Tensor, y: torch.Tensor) -> tuple[bool, torch.Tensor, torch.Tensor]:
+    lib = _native.library()
+    assert lib is not None
+    out = torch.empty_like(x)
+    g = _native.empty_hugepage(x.shape, x.dtype)
+    fn = lib.losskit_fused_none_f32 if x.dtype == torch.float32 else lib.losskit_fused_none_f64
+    ok = fn(spec.code, x.data_ptr(), y.data_ptr(), out.data_ptr(), g.data_ptr(), x.numel(), spec.vscale, spec.delta,
+            torch.get_num_threads())
+    return ok == 1, out, g
+
+
+def _is_ones(grad_output: torch.Tensor) -> bool:
+    """A gradient of ones (``loss.sum().backward()`` expands a single 1): read only where allowed."""
+    return (
+        all(s == 0 for s in grad_output.stride())
+        and V.host_read_allowed(grad_output)
+        and grad_output.as_strided((), (), grad_output.storage_offset()).item() == 1.0
+    )
+
+
+class _FusedElementwiseNone(torch.autograd.Function):
+    """Reduction ``"none"``: the losses and their derivatives in one pass, the value check riding on it."""
+
+    @staticmethod
+    def forward(ctx, input: torch.Tensor, target: torch.Tensor, spec: _Spec) -> torch.Tensor:
+        ok, out, g = _run_none(spec, input, target)
+        if spec.check and not ok:  # names a NaN or inf input; finite inputs: a genuine overflow, returned
+            V.check_finite(input, "input")
+            V.check_finite(target, "target")
+        ctx.spec = spec
+        ctx.grad = g  # handed to autograd as input.grad where the incoming gradient is ones (see _FusedElementwise)
+        ctx.save_for_backward(input, target)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad_output: torch.Tensor):
+        need_input, need_target = ctx.needs_input_grad[:2]
+        spec = ctx.spec
+        if torch.is_grad_enabled():  # create_graph=True: differentiable ops (see _FusedElementwise.backward)
+            input, target = ctx.saved_tensors
+            g = _DERIVATIVES[spec.code](input - target, spec.delta) * (spec.vscale * grad_output)
+        else:
+            g, ctx.grad = ctx.grad, None
+            if g is None:  # a second backward through a retained graph: recompute
+                input, target = ctx.saved_tensors
+                _, _, g = _run_none(spec, input, target)
+            if not _is_ones(grad_output):
+                g.mul_(grad_output)
+        return (g if need_input else None), (g.neg() if need_target else None), None
+
+
 def _plain_tensor(t: object) -> bool:
     return type(t) in (torch.Tensor, torch.nn.Parameter)
 
@@ -176,7 +229,7 @@ def _eligible(input: object, target: object) -> bool:
 
 
 def fused_elementwise_loss(
-    op: tuple[str, float],
+    op: tuple[str, float] | tuple[str, float, float],
     input: torch.Tensor,
     target: torch.Tensor,
     *,
@@ -186,13 +239,25 @@ def fused_elementwise_loss(
     num_items: object,
     validate: Validate,
 ) -> torch.Tensor | None:
-    """The fused loss ``op = (name, delta)``, or None where the plain path must run."""
+    """The fused loss ``op = (name, delta)`` or ``(name, delta, value_scale)``, or None where the plain path
+    must run."""
     if _mode == "never" or V._is_compiling():  # first: nothing below may be traced by dynamo
         return None
-    if reduction not in ("mean", "sum") or weight is not None or sample_weight is not None:
+    if reduction not in ("mean", "sum", "none") or weight is not None or sample_weight is not None:
         return None
     if not _eligible(input, target):
         return None
+    name, delta = op[:2]
+    vscale = float(op[2]) if len(op) > 2 else 1.0
+    if reduction == "none":
+        if num_items is not None:
+            return None  # the plain path checks and ignores it, as for any "none"
+        if _native.library() is None:
+            if _mode == "always":
+                raise RuntimeError(f"fused elementwise kernels unavailable: {_native.kernel_info().error}")
+            return None
+        return _FusedElementwiseNone.apply(input, target, _Spec(KERNELS[name], float(delta), vscale, None,
+                                                                 V.resolve(validate), vscale))
     if reduction == "mean":
         den = R.scalar_denominator(num_items, input.numel(), validate=validate)
         if den is None:
@@ -206,6 +271,5 @@ def fused_elementwise_loss(
         if _mode == "always":
             raise RuntimeError(f"fused elementwise kernels unavailable: {_native.kernel_info().error}")
         return None
-    name, delta = op
-    spec = _Spec(KERNELS[name], float(delta), scale, den, V.resolve(validate))
+    spec = _Spec(KERNELS[name], float(delta), scale * vscale, den, V.resolve(validate), vscale)
     return _FusedElementwise.apply(input, target, spec)
