@@ -165,14 +165,28 @@ static inline void lk_log_cosh_op_d(double r, double delta, double *v, double *d
         return acc;                                                                                       \
     }
 
-LK_BLOCK_FN(lk_block_mse_f, float, lk_mse_f)
-LK_BLOCK_FN(lk_block_l1_f, float, lk_l1_f)
-LK_BLOCK_FN(lk_block_huber_f, float, lk_huber_f)
-LK_BLOCK_FN(lk_block_log_cosh_f, float, lk_log_cosh_op_f)
-LK_BLOCK_FN(lk_block_mse_d, double, lk_mse_d)
-LK_BLOCK_FN(lk_block_l1_d, double, lk_l1_d)
-LK_BLOCK_FN(lk_block_huber_d, double, lk_huber_d)
-LK_BLOCK_FN(lk_block_log_cosh_d, double, lk_log_cosh_op_d)
+/* One block function per loss and dtype: PREFIX ## <loss>_<f|d>, from a per-element OP. */
+#define LK_EACH_LOSS(BLOCK_FN, PREFIX)                          \
+    BLOCK_FN(PREFIX##mse_f, float, lk_mse_f)                    \
+    BLOCK_FN(PREFIX##l1_f, float, lk_l1_f)                      \
+    BLOCK_FN(PREFIX##huber_f, float, lk_huber_f)                \
+    BLOCK_FN(PREFIX##log_cosh_f, float, lk_log_cosh_op_f)       \
+    BLOCK_FN(PREFIX##mse_d, double, lk_mse_d)                   \
+    BLOCK_FN(PREFIX##l1_d, double, lk_l1_d)                     \
+    BLOCK_FN(PREFIX##huber_d, double, lk_huber_d)               \
+    BLOCK_FN(PREFIX##log_cosh_d, double, lk_log_cosh_op_d)
+
+/* FN = the block function of loss code `kind` (NULL for an unknown code). */
+#define LK_PICK(FN, PREFIX, SUF)                                \
+    switch (kind) {                                             \
+    case LK_MSE: FN = PREFIX##mse_##SUF; break;                 \
+    case LK_L1: FN = PREFIX##l1_##SUF; break;                   \
+    case LK_HUBER: FN = PREFIX##huber_##SUF; break;             \
+    case LK_LOG_COSH: FN = PREFIX##log_cosh_##SUF; break;       \
+    default: FN = NULL;                                         \
+    }
+
+LK_EACH_LOSS(LK_BLOCK_FN, lk_block_)
 
 /* Chunks of blocks are handed out dynamically (a thread that other processes preempt does not
  * hold up the rest), and each block's sum lands in its own slot, added up in order afterwards: the result is
@@ -181,13 +195,9 @@ LK_BLOCK_FN(lk_block_log_cosh_d, double, lk_log_cosh_op_d)
     double NAME(int kind, const T *x, const T *y, T *g, int64_t n, double scale, double delta, int nthreads) \
     {                                                                                                       \
         double (*fn)(const T *restrict, const T *restrict, T *restrict, int64_t, T, T);                   \
-        switch (kind) {                                                                                     \
-        case LK_MSE: fn = lk_block_mse_##SUF; break;                                                        \
-        case LK_L1: fn = lk_block_l1_##SUF; break;                                                          \
-        case LK_HUBER: fn = lk_block_huber_##SUF; break;                                                    \
-        case LK_LOG_COSH: fn = lk_block_log_cosh_##SUF; break;                                              \
-        default: return NAN;                                                                                \
-        }                                                                                                   \
+        LK_PICK(fn, lk_block_, SUF)                                                                         \
+        if (fn == NULL)                                                                                     \
+            return NAN;                                                                                     \
         int64_t nblocks = (n + LK_BLOCK - 1) / LK_BLOCK;                                                    \
         double stack_sums[64];                                                                              \
         double *sums = nblocks <= 64 ? stack_sums : (double *)malloc((size_t)nblocks * sizeof(double));    \
@@ -237,27 +247,16 @@ LK_ENTRY(losskit_fused_f64, double, d)
         return flag == (T)0;                                                                               \
     }
 
-LK_NONE_BLOCK_FN(lk_none_mse_f, float, lk_mse_f)
-LK_NONE_BLOCK_FN(lk_none_l1_f, float, lk_l1_f)
-LK_NONE_BLOCK_FN(lk_none_huber_f, float, lk_huber_f)
-LK_NONE_BLOCK_FN(lk_none_log_cosh_f, float, lk_log_cosh_op_f)
-LK_NONE_BLOCK_FN(lk_none_mse_d, double, lk_mse_d)
-LK_NONE_BLOCK_FN(lk_none_l1_d, double, lk_l1_d)
-LK_NONE_BLOCK_FN(lk_none_huber_d, double, lk_huber_d)
-LK_NONE_BLOCK_FN(lk_none_log_cosh_d, double, lk_log_cosh_op_d)
+LK_EACH_LOSS(LK_NONE_BLOCK_FN, lk_none_)
 
 #define LK_NONE_ENTRY(NAME, T, SUF)                                                                       \
     int NAME(int kind, const T *x, const T *y, T *out, T *g, int64_t n, double vscale, double delta,      \
              int nthreads)                                                                                \
     {                                                                                                     \
         int (*fn)(const T *restrict, const T *restrict, T *restrict, T *restrict, int64_t, T, T);         \
-        switch (kind) {                                                                                   \
-        case LK_MSE: fn = lk_none_mse_##SUF; break;                                                       \
-        case LK_L1: fn = lk_none_l1_##SUF; break;                                                         \
-        case LK_HUBER: fn = lk_none_huber_##SUF; break;                                                   \
-        case LK_LOG_COSH: fn = lk_none_log_cosh_##SUF; break;                                             \
-        default: return -1;                                                                               \
-        }                                                                                                 \
+        LK_PICK(fn, lk_none_, SUF)                                                                        \
+        if (fn == NULL)                                                                                   \
+            return -1;                                                                                    \
         int64_t nblocks = (n + LK_BLOCK - 1) / LK_BLOCK;                                                  \
         int ok = 1;                                                                                       \
         (void)nthreads;                                                                                   \
