@@ -171,7 +171,7 @@ _MARGIN_RANKING = TorchCall(torch.margin_ranking_loss, (("input1", 0), ("input2"
                           strict_checks=True)
 _HINGE_EMBEDDING = TorchCall(torch.hinge_embedding_loss, (("input", 0),), same=2, strict_checks=True)
 # not torch's op: its log1p(exp(-y x)) overflows where the softplus is finite (so its result would have to be
-# read even with validate=False), and softplus(-y x) is as fast reduced and 0.82-0.90x torch's op unreduced
+# read even with validate=False), and softplus(-y x) is about as fast reduced and 0.82-0.93x torch's op unreduced
 # (forward + backward, benchmarks/bench_vs_torch.py)
 _SOFT_MARGIN = TorchCall(_softplus_margin, (("input", 0), ("target", 1)), same=2, strict_checks=True)
 _MULTI_MARGIN = TorchCall(_multi_margin, (("input", 0), ("weight", 4)), others=(4,), exact=_no_nan_score,
