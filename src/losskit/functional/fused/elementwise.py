@@ -99,7 +99,7 @@ def fused_elementwise(mode: str) -> Iterator[None]:
 class _Spec:
     code: int
     delta: float
-    scale: float  # d loss / d sum_i l_i ("none": the value scale, as vscale)
+    scale: float  # the derivative buffer's factor: d loss / d sum_i l_i ("none": vscale)
     den: float | None  # mean's denominator; None for sum and none
     check: bool  # value checks on
     vscale: float = 1.0  # each l_i's factor (smooth_l1 is huber / beta)
@@ -113,6 +113,39 @@ def _run(spec: _Spec, x: torch.Tensor, y: torch.Tensor) -> tuple[float, torch.Te
     total = fn(spec.code, x.data_ptr(), y.data_ptr(), g.data_ptr(), x.numel(), spec.scale, spec.delta,
                torch.get_num_threads())
     return total, g
+
+
+def _backward(
+    ctx, grad_output: torch.Tensor, rerun: Callable[[_Spec, torch.Tensor, torch.Tensor], torch.Tensor]
+) -> tuple[torch.Tensor | None, torch.Tensor | None, None]:
+    """Both fused Functions' backward: the forward's derivative buffer ``ctx.grad`` (``spec.scale`` l'(r)),
+    handed over as it is for a gradient of ones and multiplied otherwise; ``rerun(spec, input, target)``
+    rebuilds it for a second backward through a retained graph."""
+    need_input, need_target = ctx.needs_input_grad[:2]
+    spec = ctx.spec
+    if torch.is_grad_enabled():
+        # create_graph=True: build the gradient from differentiable ops so that a second
+        # backward sees l''; the kernel's buffer has no graph and would silently give 0
+        input, target = ctx.saved_tensors
+        g = _DERIVATIVES[spec.code](input - target, spec.delta) * (spec.scale * grad_output)
+    else:
+        g, ctx.grad = ctx.grad, None
+        if g is None:  # a second backward through a retained graph: recompute
+            input, target = ctx.saved_tensors
+            g = rerun(spec, input, target)
+        if not _is_ones(grad_output):
+            g.mul_(grad_output)
+    return (g if need_input else None), (g.neg() if need_target else None), None
+
+
+def _is_ones(grad_output: torch.Tensor) -> bool:
+    """A gradient of ones (1 itself, or ``loss.sum().backward()``'s expanded 1). Reading it is free on a
+    CPU (these paths are CPU-only) but not allowed in the no-sync policy: there, always multiply."""
+    return (
+        all(s == 0 for s in grad_output.stride())
+        and V.host_read_allowed(grad_output)
+        and grad_output.as_strided((), (), grad_output.storage_offset()).item() == 1.0
+    )
 
 
 class _FusedElementwise(torch.autograd.Function):
@@ -133,23 +166,7 @@ class _FusedElementwise(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, grad_output: torch.Tensor):
-        need_input, need_target = ctx.needs_input_grad[:2]
-        if torch.is_grad_enabled():
-            # create_graph=True: build the gradient from differentiable ops so that a second
-            # backward sees l''; the kernel's buffer has no graph and would silently give 0
-            input, target = ctx.saved_tensors
-            g = _DERIVATIVES[ctx.spec.code](input - target, ctx.spec.delta) * (ctx.spec.scale * grad_output)
-        else:
-            g, ctx.grad = ctx.grad, None
-            if g is None:  # a second backward through a retained graph: recompute
-                input, target = ctx.saved_tensors
-                _, g = _run(ctx.spec, input, target)
-            # reading grad_output is free on a CPU (this path is CPU-only), but not allowed in the
-            # no-sync policy: then always multiply
-            if not V.host_read_allowed(grad_output) or grad_output.item() != 1.0:
-                g.mul_(grad_output)
-        grad_target = g.neg() if need_target else None
-        return (g if need_input else None), grad_target, None
+        return _backward(ctx, grad_output, lambda spec, x, y: _run(spec, x, y)[1])
 
 
 def _run_none(spec: _Spec, x: torch.Tensor, y: torch.Tensor) -> tuple[bool, torch.Tensor, torch.Tensor]:
@@ -161,15 +178,6 @@ def _run_none(spec: _Spec, x: torch.Tensor, y: torch.Tensor) -> tuple[bool, torc
     ok = fn(spec.code, x.data_ptr(), y.data_ptr(), out.data_ptr(), g.data_ptr(), x.numel(), spec.vscale, spec.delta,
             torch.get_num_threads())
     return ok == 1, out, g
-
-
-def _is_ones(grad_output: torch.Tensor) -> bool:
-    """A gradient of ones (``loss.sum().backward()`` expands a single 1): read only where allowed."""
-    return (
-        all(s == 0 for s in grad_output.stride())
-        and V.host_read_allowed(grad_output)
-        and grad_output.as_strided((), (), grad_output.storage_offset()).item() == 1.0
-    )
 
 
 class _FusedElementwiseNone(torch.autograd.Function):
@@ -188,19 +196,7 @@ class _FusedElementwiseNone(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, grad_output: torch.Tensor):
-        need_input, need_target = ctx.needs_input_grad[:2]
-        spec = ctx.spec
-        if torch.is_grad_enabled():  # create_graph=True: differentiable ops (see _FusedElementwise.backward)
-            input, target = ctx.saved_tensors
-            g = _DERIVATIVES[spec.code](input - target, spec.delta) * (spec.vscale * grad_output)
-        else:
-            g, ctx.grad = ctx.grad, None
-            if g is None:  # a second backward through a retained graph: recompute
-                input, target = ctx.saved_tensors
-                _, _, g = _run_none(spec, input, target)
-            if not _is_ones(grad_output):
-                g.mul_(grad_output)
-        return (g if need_input else None), (g.neg() if need_target else None), None
+        return _backward(ctx, grad_output, lambda spec, x, y: _run_none(spec, x, y)[2])
 
 
 def _plain_tensor(t: object) -> bool:
