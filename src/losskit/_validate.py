@@ -225,7 +225,7 @@ def strict(validate: Validate) -> bool:
     """Whether this call runs the strict checks: ``validate="strict"``, or ``None`` at the strict global level."""
     if validate is False or not resolve(validate):
         return False
-    return validate == "strict" or (validate is None and _strict)
+    return strict_level(validate)
 
 
 def host_read_allowed(t: torch.Tensor) -> bool:
@@ -296,7 +296,7 @@ def _load_finite_kernels() -> dict[torch.dtype, Callable[..., int]]:
 def finite_on_host(t: torch.Tensor) -> bool:
     """Whether every value of ``t`` is finite, read on the host (the caller has checked that a host read
     is allowed): a 0-d tensor's one read; else one C pass over its memory where the kernels apply (a
-    plain contiguous float32/float64 CPU tensor, as :func:`losskit.functional.fused._native.all_finite`),
+    plain contiguous float32/float64 CPU tensor: ``losskit_all_finite_<dtype>`` in ``elementwise.c``),
     else a torch sum (False also when the sum of finite values overflows: the callers then look at the
     inputs, which are finite, and accept). The hot path of every riding check of an unreduced loss:
     inlined, about 1 us at 64 elements."""

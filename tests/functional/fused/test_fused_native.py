@@ -8,6 +8,7 @@ import warnings
 import pytest
 import torch
 
+from losskit import _validate as V
 from losskit.functional.fused import _native
 
 
@@ -53,15 +54,27 @@ def _kernels_or_skip() -> None:
 
 
 @pytest.fixture(params=["python_module", "ctypes"])
-def entries(request, monkeypatch):
-    """Each way the checks reach the C pass: the CPython module (where Python's headers exist) and ctypes."""
+def c_pass(request, monkeypatch):
+    """``finite_on_host`` reaching the C pass each way it can: the CPython module (where Python's headers
+    exist) and ctypes. Returns the lengths the C pass was called with (empty: the torch sum answered)."""
     _kernels_or_skip()
     if request.param == "python_module":
         if _native.kernel_info().python_module is None:
             pytest.skip("no CPython module here (no Python headers): ctypes serves the checks")
+        entries = dict(_native._finite)
     else:
-        monkeypatch.setattr(_native, "_finite", _native._finite_entries(_native.library(), None))
-    return request.param
+        entries = _native._finite_entries(_native.library(), None)
+    calls: list[int] = []
+
+    def spy(fn):
+        def call(ptr, n, nthreads):
+            calls.append(n)
+            return fn(ptr, n, nthreads)
+
+        return call
+
+    monkeypatch.setattr(V, "_finite_kernels", {dtype: spy(fn) for dtype, fn in entries.items()})
+    return calls
 
 
 def test_the_python_module_is_built_where_headers_exist():
@@ -89,59 +102,49 @@ def test_the_python_module_refuses_bad_calls():
     assert fn(0, 0, 1) is True  # an empty tensor's null pointer is fine
 
 
-@pytest.mark.usefixtures("entries")
 @pytest.mark.parametrize("threads", [1, 2])
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 @pytest.mark.parametrize("n", [1, 3, 64, 65, 32768, 32769, 65541, 2**20 + 3])
-def test_all_finite_agrees_with_torch_isfinite(n, dtype, threads):
+def test_the_c_pass_agrees_with_torch_isfinite(c_pass, n, dtype, threads):
     """Every position class (first, each quarter's edge, the tail) and every non-finite kind, at sizes on
     both sides of torch's grain (one thread, or the split into contiguous ranges) and of the 4-way unroll."""
-    _kernels_or_skip()
     previous = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:
         t = torch.randn(n, dtype=dtype, generator=torch.Generator().manual_seed(n)) * 1e3
-        assert _native.all_finite(t) is True
+        assert V.finite_on_host(t) is True
         positions = sorted({0, n // 4, n // 4 - 1, n // 2, 3 * n // 4, n - 1} & set(range(n)))
         for bad in (math.nan, math.inf, -math.inf):
             for i in positions:
                 t[i] = bad
-                assert _native.all_finite(t) is False, (bad, i)
+                assert V.finite_on_host(t) is False, (bad, i)
                 assert bool(torch.isfinite(t).all()) is False
                 t[i] = 1.0
-        assert _native.all_finite(t) is True
+        assert V.finite_on_host(t) is True
+        assert c_pass == [n] * (2 + 3 * len(positions))  # the C pass answered every call
     finally:
         torch.set_num_threads(previous)
 
 
-@pytest.mark.usefixtures("entries")
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
-def test_all_finite_takes_the_extremes_of_the_finite_range(dtype):
-    _kernels_or_skip()
+def test_the_c_pass_takes_the_extremes_of_the_finite_range(c_pass, dtype):
     info = torch.finfo(dtype)
     t = torch.tensor([info.max, -info.max, info.tiny, info.tiny / 4, -0.0, 0.0] * 20, dtype=dtype)
-    assert _native.all_finite(t) is True  # max * 0 is 0: no overflow, where a sum of these would be inf
-    assert _native.all_finite(torch.empty(0, dtype=dtype)) is True
+    assert V.finite_on_host(t) is True  # max * 0 is 0: no overflow, where a sum of these would be inf
+    assert V.finite_on_host(torch.empty(0, dtype=dtype)) is True
+    assert c_pass == [120, 0]
 
 
-def test_all_finite_declines_what_it_cannot_read():
-    """None: the caller reads a torch reduction instead."""
-    _kernels_or_skip()
+def test_the_c_pass_declines_what_it_cannot_read(c_pass):
+    """Those the torch sum answers, with the same verdict."""
     base = torch.randn(64, 4)
-    assert _native.all_finite(base.t()) is None  # not contiguous
-    assert _native.all_finite(base.half()) is None
-    assert _native.all_finite(base.to(torch.bfloat16)) is None
-    assert _native.all_finite(torch.arange(5)) is None
 
     class Sub(torch.Tensor):
         pass
 
-    assert _native.all_finite(base.as_subclass(Sub)) is None
-    assert _native.all_finite(torch.nn.Parameter(base)) is True
-    assert _native.all_finite(base.requires_grad_()) is True
-
-
-def test_all_finite_without_kernels_is_none(monkeypatch):
-    monkeypatch.setattr(_native, "_info", _native.KernelInfo(error="test"))
-    monkeypatch.setattr(_native, "_finite", {})
-    assert _native.all_finite(torch.randn(10)) is None
+    for declined in (base.t(), base.half(), base.to(torch.bfloat16), torch.arange(5), base.as_subclass(Sub)):
+        assert V.finite_on_host(declined) is True
+    assert c_pass == []  # not contiguous, half precision, integers, a subclass
+    assert V.finite_on_host(torch.nn.Parameter(base)) is True
+    assert V.finite_on_host(base.requires_grad_()) is True
+    assert c_pass == [256, 256]

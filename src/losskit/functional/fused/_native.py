@@ -15,7 +15,7 @@ Where no compiler works, :func:`library` returns ``None`` once, after one
 Where Python's headers exist, the same source is built a second time as a
 CPython module (``-DLOSSKIT_PYTHON_EXT``, about as long again, once): its
 ``METH_FASTCALL`` entry points serve the finiteness checks of unreduced results
-(:func:`all_finite`, :func:`losskit._validate.finite_on_host`), whose cost at
+(:func:`losskit._validate.finite_on_host`, through ``_finite``), whose cost at
 small sizes is mostly the call itself (a ctypes call costs about ten times as
 much). Without the headers ctypes serves them, silently.
 """
@@ -42,7 +42,7 @@ from pathlib import Path
 
 import torch
 
-__all__ = ["KernelInfo", "all_finite", "cache_dir", "empty_hugepage", "kernel_info", "library"]
+__all__ = ["KernelInfo", "cache_dir", "empty_hugepage", "kernel_info", "library"]
 
 SOURCE = Path(__file__).with_name("elementwise.c")
 ABI_VERSION = 3
@@ -240,24 +240,6 @@ def library() -> ctypes.CDLL | None:
                     )
                 _info = info
     return _lib
-
-
-def all_finite(t: torch.Tensor) -> bool | None:
-    """Whether every value of ``t`` is finite, by one vectorised C pass over its memory; None where
-    that does not apply (not a plain contiguous float32/float64 CPU tensor, a functorch transform
-    running, or no kernels), and the caller reads a torch reduction instead.
-
-    The cheap host-side verdict behind the value checks that ride on an unreduced loss
-    (:func:`losskit._validate.finite_on_host`): about 1 us at 64 elements, where a torch
-    ``sum().item()`` costs 3 us, and a third of the sum's time at 2^16 (benchmarks/bench_vs_torch.py).
-    """
-    if _info is None:
-        library()
-    fn = _finite.get(t.dtype)
-    if (fn is None or type(t) not in (torch.Tensor, torch.nn.Parameter) or not t.is_cpu or not t.is_contiguous()
-            or torch._C._are_functorch_transforms_active()):
-        return None
-    return bool(fn(t.data_ptr(), t.numel(), torch.get_num_threads()))
 
 
 def kernel_info() -> KernelInfo:
