@@ -114,6 +114,22 @@ def _pos_weight_tensor(
     return pos_weight
 
 
+def _torch_op(
+    input: torch.Tensor,
+    target: torch.Tensor,
+    weight: torch.Tensor | None,
+    pos_weight: torch.Tensor | None,
+    red: int,
+    input_kind: str,
+) -> torch.Tensor:
+    """torch's fused op for logits or probabilities (``pos_weight`` with logits only); torch's probability
+    BCE takes only an input-shaped weight, so a broadcast one is expanded. Raises torch's RuntimeError
+    (a probability outside [0, 1])."""
+    if input_kind == "logits":
+        return torch.binary_cross_entropy_with_logits(input, target, weight, pos_weight, red)
+    return _torch_bce(input, target, None if weight is None else weight.expand_as(input), red)
+
+
 def _same_kind(t: object, dtype: torch.dtype, shape: torch.Size) -> bool:
     """A tensor of ``dtype`` shaped like the input or like its last dim (torch's broadcast from the right)."""
     return isinstance(t, torch.Tensor) and t.dtype is dtype and (t.shape == shape or t.shape == shape[-1:])
@@ -152,15 +168,10 @@ def _plain_bce(
     mode = V.fast_mode(validate, input)
     if mode < 0 or (mode and V.strict_level(validate)):
         return None
-    if input_kind == "logits":
-        out = torch.binary_cross_entropy_with_logits(input, target, weight, pos_weight, red)  # type: ignore[arg-type]
-    elif weight is not None:
-        return None  # torch's probability BCE takes only an input-shaped weight: _bce expands it
-    else:
-        try:
-            out = _torch_bce(input, target, None, red)
-        except RuntimeError:  # a probability outside [0, 1] or NaN: _bce names it
-            return None
+    try:
+        out = _torch_op(input, target, weight, pos_weight, red, input_kind)  # type: ignore[arg-type]
+    except RuntimeError:  # a probability outside [0, 1] or NaN: _bce names it
+        return None
     # a non-finite result: _bce recomputes it and names the argument (or accepts a genuine overflow)
     return out if mode == V.OFF or V.finite_on_host(out) else None
 
@@ -212,17 +223,14 @@ def _bce(
     fast = same and input_kind in ("logits", "probs") and (pw is None or input_kind == "logits")
     if fast and red is not None and (red != 1 or (weight is None and input.numel())):
         # torch's meaning is losskit's: unweighted, or weighted "sum"/"none" (no denominator)
-        if input_kind == "logits":
-            out = torch.binary_cross_entropy_with_logits(input, target, weight, pw, red)
-        else:
-            w = None if weight is None else weight.expand_as(input)
-            try:
-                out = _torch_bce(input, target, w, red)
-            except RuntimeError:  # torch refuses a probability outside [0, 1] (or NaN): name it as losskit does
+        try:
+            out = _torch_op(input, target, weight, pw, red, input_kind)
+        except RuntimeError:  # torch refuses a probability outside [0, 1] (or NaN): name it as losskit does
+            if input_kind == "probs":
                 V.check_finite(input, "input")
                 V.check_unit_interval(input, "input")
                 V.check_unit_interval(target, "target")
-                raise
+            raise
         return V.check_result(out, mode, (("input", input), ("target", target), ("weight", weight),
                                           ("pos_weight", pw if isinstance(pos_weight, torch.Tensor) else None)))
     dtype = compute_dtype(input, target)
