@@ -30,7 +30,6 @@ import platform
 import shutil
 import subprocess
 import sys
-import sysconfig
 import tempfile
 import threading
 import time
@@ -199,6 +198,8 @@ def _load() -> tuple[ctypes.CDLL | None, KernelInfo]:
 def _python_module(cc: str, flags: tuple[str, ...], key: str) -> types.ModuleType | None:
     """The same source as a CPython module (``-DLOSSKIT_PYTHON_EXT``), built and cached like the library;
     None, silently, where Python's headers are missing or it does not build: ctypes serves instead."""
+    import sysconfig  # here, not at import: only a first kernel load needs it
+
     include = sysconfig.get_paths().get("include")
     suffix = sysconfig.get_config_var("EXT_SUFFIX")
     if not include or not suffix or not Path(include, "Python.h").exists():
