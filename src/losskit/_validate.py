@@ -191,12 +191,10 @@ def check_validate(validate: object) -> bool | str | None:
     )
 
 
-def _functorch_active() -> bool:
-    return torch._C._are_functorch_transforms_active()
-
-
-def _is_compiling() -> bool:
-    return torch.compiler.is_compiling()
+# bound once: the hot paths' gates touch no module attribute (their per-call cost is the objects they touch);
+# torch.compile's tracer recognises is_compiling by identity, so the alias still reads True in a trace
+_functorch_active = torch._C._are_functorch_transforms_active
+_is_compiling = torch.compiler.is_compiling
 
 
 def resolve(validate: Validate) -> bool:
@@ -253,7 +251,7 @@ def fast_mode(validate: Validate, t: torch.Tensor) -> int:
 
     One pass over the switches, for the per-call overhead of the hottest paths.
     """
-    if torch._C._are_functorch_transforms_active() or torch.compiler.is_compiling():
+    if _functorch_active() or _is_compiling():
         return TRACED
     if not (t.is_cpu if _policy == "auto" else _policy == "always"):
         return NO_HOST_READ
@@ -280,7 +278,8 @@ def _finite_verdict(t: torch.Tensor, allow_neg_inf: bool = False) -> torch.Tenso
 
 
 _finite_kernels: dict[torch.dtype, Callable[..., int]] | None = None
-_PLAIN_TENSORS = (torch.Tensor, torch.nn.Parameter)
+PLAIN_TENSORS = (torch.Tensor, torch.nn.Parameter)  # the fast paths' tensors; a subclass takes the composed path
+F32, F64, I64 = torch.float32, torch.float64, torch.int64  # bound once, for the fast paths' identity tests
 _TORCH_GRAIN = 32768  # at::internal::GRAIN_SIZE: below it the C pass runs on the calling thread
 
 
@@ -304,7 +303,7 @@ def finite_on_host(t: torch.Tensor) -> bool:
         return math.isfinite(t.item())
     kernels = _finite_kernels if _finite_kernels is not None else _load_finite_kernels()
     fn = kernels.get(t.dtype)
-    if fn is not None and type(t) in _PLAIN_TENSORS and t.is_cpu and t.is_contiguous():
+    if fn is not None and type(t) in PLAIN_TENSORS and t.is_cpu and t.is_contiguous():
         n = t.numel()
         try:
             return fn(t.data_ptr(), n, 1 if n < _TORCH_GRAIN else torch.get_num_threads()) == 1

@@ -467,3 +467,22 @@ def test_fused_path_without_host_read_equals_torch_and_keeps_the_zero_items_rule
             assert torch.equal(out, torch.zeros_like(out))
             (grad,) = torch.autograd.grad(out.sum(), x)
             assert torch.equal(grad, torch.zeros_like(grad))
+
+
+@pytest.mark.parametrize("validate", [None, False])
+def test_torch_fast_paths_trace_whole_under_torch_compile(gen, validate) -> None:
+    # the fast paths read their 0-d result on the host in eager mode; in a trace they must not (fullgraph=True
+    # fails on the graph break a host read would be)
+    x = torch.randn(6, 4, generator=gen, dtype=torch.float64)
+    y = torch.randint(0, 4, (6,), generator=gen)
+    p = torch.softmax(torch.randn(6, 4, generator=gen, dtype=torch.float64), 1)
+
+    def losses(x: torch.Tensor) -> torch.Tensor:
+        return (
+            LF.cross_entropy(x, y, validate=validate)
+            + LF.nll_loss(x.log_softmax(1), y, validate=validate)
+            + LF.kl_div(x.log_softmax(1), p, reduction="batchmean", validate=validate)
+        )
+
+    compiled = torch.compile(losses, fullgraph=True, backend="eager")
+    torch.testing.assert_close(compiled(x), losses(x))

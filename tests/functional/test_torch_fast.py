@@ -249,3 +249,13 @@ def test_kernels_without_forward_mode_derivatives_take_the_composed_path_for_dua
     leaf = x.clone().requires_grad_()
     getattr(F, name)(leaf, target).backward()
     _close(derivative, (leaf.grad * tangent).sum())
+
+
+@pytest.mark.parametrize(("name", "make", "kwargs", "grads"), CASES[::2] + CASES[1::4])
+def test_torch_names_trace_whole_under_torch_compile(name, make, kwargs, grads) -> None:
+    # the fast path's gate (losskit._validate.fast_mode) must read torch.compile's tracing as such, so that no
+    # host read (a graph break) is traced: fullgraph=True fails on any break
+    args = make()
+    fn = getattr(LF, name)
+    compiled = torch.compile(lambda *xs: fn(*xs, **kwargs), fullgraph=True, backend="eager")
+    _close(compiled(*args), fn(*args, **kwargs))

@@ -8,9 +8,9 @@ public: the losses in :mod:`losskit.functional` are.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
+from math import isfinite
 
 import torch
 import torch.autograd.forward_ad as _forward_ad
@@ -19,6 +19,7 @@ import torch.nn.functional as F
 from .. import _validate as V
 from .._reduce import reduce_loss
 from .._types import Validate
+from .._validate import F32, F64, PLAIN_TENSORS
 from .fused.elementwise import fused_elementwise_loss, fused_elementwise_mode
 
 Number = int | float | torch.Tensor
@@ -382,7 +383,7 @@ _REAL_TYPES = (int, float)
 Args = tuple[object, ...]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class TorchCall:
     """How a loss calls torch's own op ``op(*args, reduction_enum)`` (see :func:`torch_op_loss`).
 
@@ -411,10 +412,6 @@ class TorchCall:
     exact: Callable[[Args], bool] | None = None
     device_checks: Callable[[Args], None] | None = None
     overflows: bool = False
-    plain: bool = dataclasses.field(init=False, default=False)  # no exact, no overflow: validate=False costs the op
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "plain", self.exact is None and not self.overflows)
 
 
 def torch_op_loss(spec: TorchCall, args: Args, reduction: object, validate: Validate) -> torch.Tensor | None:
@@ -430,58 +427,49 @@ def torch_op_loss(spec: TorchCall, args: Args, reduction: object, validate: Vali
     torch's op (a class index out of range, a shape it refuses) returns None. This is a hot path: its
     Python cost per call is a few microseconds (benchmarks/bench_vs_torch.py).
     """
-    try:
-        red = _TORCH_REDUCTION[reduction]  # type: ignore[index]
-    except (KeyError, TypeError):  # not torch's, or unhashable: the composed path refuses it by name
-        return None
-    input = args[0]
-    if not isinstance(input, torch.Tensor):
-        return None
+    red = _TORCH_REDUCTION.get(reduction) if type(reduction) is str else None
+    input: torch.Tensor = args[0]  # type: ignore[assignment]  # its type is tested next
+    if red is None or type(input) not in PLAIN_TENSORS:
+        return None  # not torch's reduction, or not a plain tensor: the composed path checks and names it
     dtype = input.dtype
-    if (dtype is not torch.float32 and dtype is not torch.float64) or not input.numel():
+    if (dtype is not F32 and dtype is not F64) or not input.numel():
         return None
     if spec.same > 1:
         shape = input.shape
         for i in range(1, spec.same):
-            t = args[i]
-            if not isinstance(t, torch.Tensor) or t.dtype is not dtype or t.shape != shape:
+            t: torch.Tensor = args[i]  # type: ignore[assignment]
+            if type(t) not in PLAIN_TENSORS or t.dtype is not dtype or t.shape != shape:
                 return None
-    if spec.others:
-        for i in spec.others:
-            t = args[i]
-            if t is not None and (not isinstance(t, torch.Tensor) or t.dtype is not dtype):
-                return None
-    if spec.plain:
-        if validate is False and not torch._C._are_functorch_transforms_active():
+    for i in spec.others:
+        t = args[i]  # type: ignore[assignment]
+        if t is not None and (type(t) not in PLAIN_TENSORS or t.dtype is not dtype):
+            return None
+    exact = spec.exact
+    if exact is None:
+        if validate is False and not spec.overflows and not V._functorch_active():
             try:
                 return spec.op(*args, red)  # torch's op in a torch.compile trace too: its meaning is losskit's
             except RuntimeError:
                 return None  # torch refused the call (a shape, a dtype): the composed path names what is wrong
-    elif spec.exact is not None and _forward_ad._current_level >= 0:
+    elif _forward_ad._current_level >= 0:
         return None
-    exact = spec.exact
     mode = V.fast_mode(validate, input)
-    if mode == V.SYNC:
-        if spec.strict_checks and V.strict_level(validate):
-            return None
+    if mode >= 0 and (mode == V.OFF or not spec.strict_checks or not V.strict_level(validate)):
         try:
             out = spec.op(*args, red)
         except RuntimeError:
             return None  # the composed path names what torch refused
-        guard = spec.guard
-        if (guard is not None and not guard(args)) or (exact is not None and not exact(args)):
+        if mode:
+            guard = spec.guard
+            if guard is not None and not guard(args):
+                return None
+        elif not spec.overflows:
+            return out if exact is None or exact(args) else None
+        if exact is not None and not exact(args):
             return None
-        return out if V.finite_on_host(out) else None
-    if mode == V.OFF:
-        try:
-            out = spec.op(*args, red)
-        except RuntimeError:
-            return None
-        if (spec.overflows and not V.finite_on_host(out)) or (exact is not None and not exact(args)):
-            return None
-        return out
-    if mode == V.TRACED or spec.overflows:
-        return None
+        return out if (isfinite(out.item()) if red else V.finite_on_host(out)) else None
+    if mode != V.NO_HOST_READ or spec.overflows:
+        return None  # a trace, or the strict level's own checks: the composed path
     mode = V.value_mode(validate, input)  # an accelerator: no host read
     if (mode and spec.strict_checks and V.strict(validate)) or (not mode and exact is not None):
         return None

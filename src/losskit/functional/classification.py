@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from math import isfinite
 from typing import cast
 
 import torch
@@ -32,12 +33,14 @@ import torch
 from .. import _validate as V
 from .._reduce import reduce_loss
 from .._types import Validate
-from ._prep import Number, class_view, compute_dtype, prepare_classification
+from .._validate import F32, F64, I64, PLAIN_TENSORS
+from ._prep import _REAL_TYPES, Number, class_view, compute_dtype, prepare_classification
 
 __all__ = ["cross_entropy", "kl_div", "kl_divergence_loss", "nll_loss", "softmax_mae_loss"]
 
 _TORCH_REDUCTION = {"none": 0, "mean": 1, "sum": 2}
 _FAST_DTYPES = (torch.float32, torch.float64)
+_kl = torch.kl_div
 # torch's C bindings take the reduction as its enum value (_TORCH_REDUCTION), which their stubs spell as str
 _ce = cast(
     "Callable[[torch.Tensor, torch.Tensor, torch.Tensor | None, int, int, float], torch.Tensor]",
@@ -49,8 +52,8 @@ _nll = cast(
 
 
 def _torch_class_loss(
-    input: object,
-    target: object,
+    input: torch.Tensor,
+    target: torch.Tensor,
     weight: torch.Tensor | None,
     ignore_index: int,
     reduction: str,
@@ -69,59 +72,57 @@ def _torch_class_loss(
     Python cost per call is a few microseconds (benchmarks/bench_vs_torch.py).
     """
     red = _TORCH_REDUCTION.get(reduction)
-    if red is None or type(ignore_index) is not int or type(label_smoothing) not in (int, float):
+    if (
+        red is None or type(ignore_index) is not int or type(label_smoothing) not in _REAL_TYPES
+        or type(input) not in PLAIN_TENSORS or type(target) not in PLAIN_TENSORS
+    ):
         return None  # the composed path checks and names them
-    if not isinstance(input, torch.Tensor) or not isinstance(target, torch.Tensor) or input.dtype not in _FAST_DTYPES:
-        return None
-    ndim = input.dim()
-    if ndim == 0 or not 0.0 <= label_smoothing <= 1.0 or not -(2**63) <= ignore_index < 2**63:
+    dtype = input.dtype
+    if (dtype is not F32 and dtype is not F64) or not 0.0 <= label_smoothing <= 1.0:
         return None
     mode = V.fast_mode(validate, input)
-    if mode == V.TRACED:
-        return None
     on_device = mode == V.NO_HOST_READ  # no host read: the mean's zero-items rule is computed on the device
-    if on_device:
-        if not input.numel():
-            return None
+    if mode < 0:
+        if not on_device or not input.numel():
+            return None  # TRACED (torch.compile, functorch): the composed path
         mode = V.value_mode(validate, input)
-    shape = input.shape
-    num_classes = shape[1] if ndim > 1 else shape[0]
-    if weight is not None and (
-        not isinstance(weight, torch.Tensor) or weight.dtype != input.dtype or weight.shape != (num_classes,)
-    ):
-        return None
+    if weight is not None and (type(weight) not in PLAIN_TENSORS or weight.dtype is not dtype):
+        return None  # torch's op checks the weight's shape; the composed path names what is wrong
     strict = bool(mode) and V.strict_level(validate)
-    if strict and log_input:
-        return None  # the strict level checks that nll_loss's rows are log-probabilities: the composed path
-    if target.dtype == torch.int64:
-        if ndim == 2:
-            if target.dim() != 1 or target.shape[0] != shape[0]:
-                return None
-        elif target.shape != (shape[:1] + shape[2:] if ndim > 1 else ()):
-            return None
-    elif target.dtype == input.dtype and not log_input:
-        if weight is not None or ignore_index != -100 or target.shape != shape:
+    target_dtype = target.dtype
+    if target_dtype is not I64:
+        if target_dtype is not dtype or log_input or weight is not None or ignore_index != -100:
             return None  # weighted probability targets: losskit's mean divides by sum(w y), torch's by N
+        if target.shape != input.shape:
+            return None
         if strict:  # torch's soft targets need not sum to 1; the strict level checks that they do
             V.check_finite(target, "target")
-            V.check_probabilities(target, "target", dim=1 if ndim > 1 else 0)
-    else:
-        return None
+            V.check_probabilities(target, "target", dim=1 if input.dim() > 1 else 0)
     if strict:
+        if log_input:
+            return None  # the strict level checks that nll_loss's rows are log-probabilities: the composed path
         V.check_weight_values_once(weight)
-    if on_device:
-        return _torch_class_loss_on_device(input, target, weight, ignore_index, red, label_smoothing, mode, log_input)
-    try:
+    if on_device:  # shapes first here: the device path reads the target before torch's op checks it
+        ndim, shape = input.dim(), input.shape
+        if not ndim or (target_dtype is I64 and target.shape != (shape[:1] + shape[2:] if ndim > 1 else ())):
+            return None
+        if weight is not None and weight.shape != (shape[1] if ndim > 1 else shape[0],):
+            return None
+        try:
+            return _torch_class_loss_on_device(
+                input, target, weight, ignore_index, red, label_smoothing, mode, log_input
+            )
+        except RuntimeError:
+            return None  # e.g. a label smoothing torch refuses: the composed path names it
+    try:  # torch's op checks the shapes, the target's rank and the class indices
         if log_input:
             out = _nll(input, target, weight, red, ignore_index)
         else:
             out = _ce(input, target, weight, red, ignore_index, label_smoothing)
-    except (RuntimeError, IndexError):
-        if mode:
-            return None  # e.g. a class index out of range: the composed path names it
-        raise
-    if (mode or red == 1) and not V.finite_on_host(out):
-        return None
+    except (RuntimeError, ValueError, IndexError):
+        return None  # the composed path names what torch refused (a class index out of range, a shape)
+    if (red == 1 or mode) and not (isfinite(out.item()) if red else V.finite_on_host(out)):
+        return None  # a mean over zero items (losskit's answer is 0), or non-finite inputs: diagnosed there
     return out
 
 
@@ -422,7 +423,7 @@ _KL_TORCH = {"none": 0, "sum": 2, "mean": 2, "batchmean": 2}
 
 
 def _torch_kl(
-    input: object, target: object, reduction: str, log_t: bool, target_kind: str, validate: Validate
+    input: torch.Tensor, target: torch.Tensor, reduction: str, log_t: bool, target_kind: str, validate: Validate
 ) -> torch.Tensor | None:
     """torch's kl_div for torch's own call (same shapes and dtype, a target without gradient), else None.
 
@@ -431,21 +432,27 @@ def _torch_kl(
     which computes losskit's value or names the argument.
     """
     red = _KL_TORCH.get(reduction)
-    if red is None or target_kind not in V.TARGET_KINDS or not isinstance(input, torch.Tensor):
+    if (
+        red is None or (target_kind != "probs" and target_kind not in V.TARGET_KINDS)
+        or type(input) not in PLAIN_TENSORS or type(target) not in PLAIN_TENSORS or target.requires_grad
+    ):
         return None
-    if not isinstance(target, torch.Tensor) or target.requires_grad or input.dtype not in _FAST_DTYPES:
+    dtype = input.dtype
+    if (dtype is not F32 and dtype is not F64) or target.dtype is not dtype:
         return None
     shape = input.shape
-    if target.dtype != input.dtype or target.shape != shape or not shape or not input.numel():
+    if target.shape != shape or not shape or not input.numel():
         return None
     mode = V.fast_mode(validate, input)
     if mode < 0 or (mode and V.strict_level(validate)):
         return None
-    out = torch.kl_div(input, target, red, log_target=log_t)
-    if reduction == "batchmean":
-        out = out / shape[0]
-    elif reduction == "mean" and len(shape) > 1:  # one KL value per position, summed over the classes of dim 1
-        out = out / (input.numel() // shape[1])
+    out = _kl(input, target, red, log_target=log_t)
+    if red:
+        if reduction == "batchmean":
+            out = out / shape[0]
+        elif reduction == "mean" and len(shape) > 1:  # one KL value per position, summed over dim 1's classes
+            out = out / (input.numel() // shape[1])
+        return out if isfinite(out.item()) else None
     return out if V.finite_on_host(out) else None
 
 
