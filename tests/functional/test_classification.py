@@ -484,5 +484,6 @@ def test_torch_fast_paths_trace_whole_under_torch_compile(gen, validate) -> None
             + LF.kl_div(x.log_softmax(1), p, reduction="batchmean", validate=validate)
         )
 
+    torch._dynamo.reset()
     compiled = torch.compile(losses, fullgraph=True, backend="eager")
     torch.testing.assert_close(compiled(x), losses(x))

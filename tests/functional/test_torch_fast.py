@@ -255,6 +255,7 @@ def test_kernels_without_forward_mode_derivatives_take_the_composed_path_for_dua
 def test_torch_names_trace_whole_under_torch_compile(name, make, kwargs, grads) -> None:
     # the fast path's gate (losskit._validate.fast_mode) must read torch.compile's tracing as such, so that no
     # host read (a graph break) is traced: fullgraph=True fails on any break
+    torch._dynamo.reset()  # one lambda's code for every case: dynamo's recompile limit would stop the run
     args = make()
     fn = getattr(LF, name)
     compiled = torch.compile(lambda *xs: fn(*xs, **kwargs), fullgraph=True, backend="eager")

@@ -126,11 +126,16 @@ def _torch_elementwise(
         )
         if out is not None:
             return out
-    mode = V.value_mode(validate, input)
+    mode = V.fast_mode(validate, input)
     op, extra = torch_op
     if weight is None:
-        return V.check_result(op(input, target, red, *extra), mode, (("input", input), ("target", target)))
-    out = reduce_loss(op(input, target, 0, *extra) * weight, reduction, denom=weight, validate=False)
+        out = op(input, target, red, *extra)
+    else:
+        out = reduce_loss(op(input, target, 0, *extra) * weight, reduction, denom=weight, validate=False)
+    if mode == V.OFF or (mode == V.SYNC and (isfinite(out.item()) if red else V.finite_on_host(out))):
+        return out  # the clean call's whole cost: one 0-d read, or one C pass over the unreduced loss
+    # a non-finite result (the inputs are diagnosed), or a trace or an accelerator (value_mode decides)
+    mode = V.value_mode(validate, input) if mode < 0 else mode
     return V.check_result(out, mode, (("input", input), ("target", target), ("weight", weight)))
 
 

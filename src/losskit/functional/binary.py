@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from math import isfinite
 from typing import cast
 
 import torch
@@ -33,6 +34,7 @@ import torch.nn.functional as F
 from .. import _validate as V
 from .._reduce import reduce_loss
 from .._types import Validate
+from .._validate import F32, F64, PLAIN_TENSORS
 from ._prep import Number, compute_dtype
 
 __all__ = ["binary_cross_entropy", "binary_cross_entropy_with_logits", "binary_focal_loss"]
@@ -136,8 +138,8 @@ def _same_kind(t: object, dtype: torch.dtype, shape: torch.Size) -> bool:
 
 
 def _plain_bce(
-    input: object,
-    target: object,
+    input: torch.Tensor,
+    target: torch.Tensor,
     weight: object,
     reduction: object,
     pos_weight: object,
@@ -152,12 +154,12 @@ def _plain_bce(
     that is a tensor of their dtype shaped like them or like their last dim (torch's broadcast, adding no
     loss terms). None hands the call to :func:`_bce` (the reference path, which names what is wrong).
     Metadata only: its Python cost per call is about a microsecond (benchmarks/bench_vs_torch.py)."""
-    if (sample_weight is not None or num_items is not None or (input_kind != "probs" and input_kind != "logits")
-            or not isinstance(input, torch.Tensor) or not isinstance(target, torch.Tensor)):
+    if (sample_weight is not None or num_items is not None or (input_kind != "logits" and input_kind != "probs")
+            or type(input) not in PLAIN_TENSORS or type(target) not in PLAIN_TENSORS):
         return None
     dtype = input.dtype
     shape = input.shape
-    if ((dtype is not torch.float32 and dtype is not torch.float64) or target.dtype is not dtype
+    if ((dtype is not F32 and dtype is not F64) or target.dtype is not dtype
             or target.shape != shape or not input.numel() or type(reduction) is not str):
         return None
     red = _TORCH_REDUCTION.get(reduction)
@@ -173,7 +175,7 @@ def _plain_bce(
     except RuntimeError:  # a probability outside [0, 1] or NaN: _bce names it
         return None
     # a non-finite result: _bce recomputes it and names the argument (or accepts a genuine overflow)
-    return out if mode == V.OFF or V.finite_on_host(out) else None
+    return out if mode == V.OFF or (isfinite(out.item()) if red else V.finite_on_host(out)) else None
 
 
 def _bce(
