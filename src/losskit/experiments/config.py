@@ -87,10 +87,18 @@ class LossSpec:
 
     name: str
     options: tuple[tuple[str, Any], ...] = ()
+    typed: str = field(default="", compare=False)  # the name as given (an alias: "nll"), for messages only
 
     @property
     def label(self) -> str:
         return self.name + "".join(f":{k}={v}" for k, v in self.options)
+
+    @property
+    def shown(self) -> str:
+        """The label, with the name as the user gave it where that was another spelling."""
+        if not self.typed or self.typed == self.name:
+            return repr(self.label)
+        return f"{self.typed!r} (losskit's {self.label!r})"
 
     @property
     def task(self) -> str:
@@ -154,7 +162,7 @@ def parse_loss_spec(text: str) -> LossSpec:
             raise UsageError(f"loss option {key!r} is given twice in {text!r}; give each option once.")
         options[key] = _parse_value(value.strip())
         _check_option_range(text, key, options[key])
-    spec = LossSpec(info.name, tuple(sorted(options.items())))
+    spec = LossSpec(info.name, tuple(sorted(options.items())), typed=parts[0])
     try:
         _probe(spec)
     except (LossInputError, TypeError, ValueError, OverflowError, RuntimeError) as err:
@@ -185,7 +193,7 @@ def check_loss_tasks(specs: tuple[LossSpec, ...], task: str, data_name: str) -> 
         if spec.task != task:
             valid = ", ".join(n for n in available_losses() if loss_info(n).task == task)
             raise UsageError(
-                f"loss {spec.label!r} is a {spec.task} loss, but {data_name} is a {task} task; "
+                f"loss {spec.shown} is a {spec.task} loss, but {data_name} is a {task} task; "
                 f"{task} losses: {valid}."
             )
 
