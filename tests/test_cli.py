@@ -93,6 +93,8 @@ BAD = {
                    "'cross_entropy' is a classification loss, but diabetes is a regression task"),
     "wrong task, alias": (["--dataset", "diabetes", "--losses", "nll"],  # the name as typed, then losskit's
                           "loss 'nll' (losskit's 'cross_entropy') is a classification loss, but diabetes"),
+    "two aliases of one loss": (["--dataset", "iris", "--losses", "ce,nll"],
+                                "'ce' and 'nll' in --losses both name losskit's 'cross_entropy'"),
     "missing file": (["--csv", "{absent}", "--target", "y"], "file not found"),
     "missing target": (["--csv", "{iris}", "--target", "label"], "target column 'label' is not in iris.csv"),
     "non-numeric": (["--csv", "{text}", "--target", "y"], "non-numeric feature column(s) in text.csv: colour"),

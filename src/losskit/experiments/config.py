@@ -183,7 +183,12 @@ def parse_loss_specs(text: str) -> tuple[LossSpec, ...]:
     labels = [s.label for s in specs]
     dupes = sorted({lab for lab in labels if labels.count(lab) > 1})
     if dupes:
-        raise UsageError(f"loss {dupes[0]!r} is listed twice in --losses; list each loss once.")
+        twice = [s for s in specs if s.label == dupes[0]]
+        typed = sorted({s.typed for s in twice})
+        if len(typed) > 1:  # two spellings of one loss (e.g. "ce" and "nll")
+            names = " and ".join(repr(t) for t in typed)
+            raise UsageError(f"{names} in --losses both name losskit's {dupes[0]!r}; list each loss once.")
+        raise UsageError(f"loss {twice[0].shown} is listed twice in --losses; list each loss once.")
     return specs
 
 
