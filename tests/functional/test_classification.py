@@ -20,6 +20,7 @@ from hypothesis.extra import numpy as hnp
 from torch.autograd import gradcheck
 
 import losskit.functional as LF
+from losskit import LossInputError
 
 D = torch.float64
 C = 4
@@ -187,6 +188,17 @@ def test_unbatched_input(gen) -> None:
     per = LF.cross_entropy(x, t, reduction="per_sample")
     assert per.shape == (1,)
     torch.testing.assert_close(per[0], F.cross_entropy(x, t))
+
+
+@pytest.mark.parametrize("validate", [None, False])
+@pytest.mark.parametrize("reduction", ["mean", "none"])
+def test_unbatched_input_with_a_batched_index_is_refused(gen, validate, reduction) -> None:
+    # torch's fast op also takes a (1,) index for a (C,) input; losskit asks for the 0-d one it documents,
+    # on the fast path (which leaves the other shapes to torch's own checks) as on the composed one
+    x = _logits(gen, (C,))
+    for fn, inp in ((LF.cross_entropy, x), (LF.nll_loss, x.log_softmax(0))):
+        with pytest.raises(LossInputError, match=r"target of class indices has shape \(1, 1\)"):
+            fn(inp, torch.tensor([2]), reduction=reduction, validate=validate)
 
 
 # ------------------------------------------------------------------ KL divergence

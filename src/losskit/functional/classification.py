@@ -77,8 +77,8 @@ def _torch_class_loss(
         or type(input) not in PLAIN_TENSORS or type(target) not in PLAIN_TENSORS
     ):
         return None  # the composed path checks and names them
-    dtype = input.dtype
-    if (dtype is not F32 and dtype is not F64) or not 0.0 <= label_smoothing <= 1.0:
+    dtype, ndim = input.dtype, input.dim()
+    if (dtype is not F32 and dtype is not F64) or not ndim or not 0.0 <= label_smoothing <= 1.0:
         return None
     mode = V.fast_mode(validate, input)
     on_device = mode == V.NO_HOST_READ  # no host read: the mean's zero-items rule is computed on the device
@@ -97,14 +97,16 @@ def _torch_class_loss(
             return None
         if strict:  # torch's soft targets need not sum to 1; the strict level checks that they do
             V.check_finite(target, "target")
-            V.check_probabilities(target, "target", dim=1 if input.dim() > 1 else 0)
+            V.check_probabilities(target, "target", dim=1 if ndim > 1 else 0)
+    elif ndim == 1 and target.dim():
+        return None  # torch also takes an unbatched (C,) input's index as shape (1,); losskit asks for a 0-d one
     if strict:
         if log_input:
             return None  # the strict level checks that nll_loss's rows are log-probabilities: the composed path
         V.check_weight_values_once(weight)
     if on_device:  # shapes first here: the device path reads the target before torch's op checks it
-        ndim, shape = input.dim(), input.shape
-        if not ndim or (target_dtype is I64 and target.shape != (shape[:1] + shape[2:] if ndim > 1 else ())):
+        shape = input.shape
+        if target_dtype is I64 and target.shape != (shape[:1] + shape[2:] if ndim > 1 else ()):
             return None
         if weight is not None and weight.shape != (shape[1] if ndim > 1 else shape[0],):
             return None
@@ -119,8 +121,12 @@ def _torch_class_loss(
             out = _nll(input, target, weight, red, ignore_index)
         else:
             out = _ce(input, target, weight, red, ignore_index, label_smoothing)
-    except (RuntimeError, ValueError, IndexError):
-        return None  # the composed path names what torch refused (a class index out of range, a shape)
+    except IndexError:  # a class index out of range: a value check, so with validate=False torch's own error
+        if mode:
+            return None  # the composed path names it
+        raise
+    except (RuntimeError, ValueError):
+        return None  # a shape torch refused: the composed path names it at every level
     if (red == 1 or mode) and not (isfinite(out.item()) if red else V.finite_on_host(out)):
         return None  # a mean over zero items (losskit's answer is 0), or non-finite inputs: diagnosed there
     return out
