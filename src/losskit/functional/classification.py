@@ -63,8 +63,10 @@ def _torch_class_loss(
 ) -> torch.Tensor | None:
     """torch's fused cross-entropy / NLL where its meaning is losskit's, else None (the composed path runs).
 
-    Structural checks read metadata only. Value checks ride on the result:
-    torch itself refuses a class index out of range, and a non-finite loss
+    Structural checks read metadata only, and leave to torch's op what it refuses itself (the target's
+    rank and shape, the weight's shape): its error hands the call to the composed path, which names the
+    argument. Value checks ride on the result: torch refuses a class index out of range (with
+    ``validate=False`` its own error is raised), and a non-finite loss
     (bad inputs, or a mean over zero items, where losskit's answer is 0)
     hands the call to the composed path, which diagnoses it. At the strict
     level a weight's sign is checked once per weight tensor, and probability
