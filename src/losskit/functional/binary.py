@@ -35,7 +35,7 @@ from .. import _validate as V
 from .._reduce import reduce_loss
 from .._types import Validate
 from .._validate import F32, F64, PLAIN_TENSORS
-from ._prep import Number, compute_dtype
+from ._prep import _FAST_DTYPES, _TORCH_REDUCTION, Number, compute_dtype
 
 __all__ = ["binary_cross_entropy", "binary_cross_entropy_with_logits", "binary_focal_loss"]
 
@@ -88,8 +88,6 @@ def _prepare_binary(
     return log_p, log_q, target.to(dtype), w
 
 
-_TORCH_REDUCTION = {"none": 0, "mean": 1, "sum": 2}
-_FAST_DTYPES = (torch.float32, torch.float64)
 # torch's binary_cross_entropy clamps each log at -100 (so a probability of exactly 0 or 1 costs 100)
 _TORCH_LOG_FLOOR = -100.0
 # torch's C binding takes the reduction as its enum value (_TORCH_REDUCTION), which its stub spells as str

@@ -34,12 +34,10 @@ from .. import _validate as V
 from .._reduce import reduce_loss
 from .._types import Validate
 from .._validate import F32, F64, I64, PLAIN_TENSORS
-from ._prep import _REAL_TYPES, Number, class_view, compute_dtype, prepare_classification
+from ._prep import _REAL_TYPES, _TORCH_REDUCTION, Number, class_view, compute_dtype, prepare_classification
 
 __all__ = ["cross_entropy", "kl_div", "kl_divergence_loss", "nll_loss", "softmax_mae_loss"]
 
-_TORCH_REDUCTION = {"none": 0, "mean": 1, "sum": 2}
-_FAST_DTYPES = (torch.float32, torch.float64)
 _kl = torch.kl_div
 # torch's C bindings take the reduction as its enum value (_TORCH_REDUCTION), which their stubs spell as str
 _ce = cast(
