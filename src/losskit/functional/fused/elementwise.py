@@ -224,6 +224,15 @@ def _eligible(input: object, target: object) -> bool:
     )
 
 
+def _kernels_available() -> bool:
+    """Whether the C kernels loaded (building them on first use); fused mode "always" refuses their absence."""
+    if _native.library() is not None:
+        return True
+    if _mode == "always":
+        raise RuntimeError(f"fused elementwise kernels unavailable: {_native.kernel_info().error}")
+    return False
+
+
 def fused_elementwise_loss(
     op: tuple[str, float] | tuple[str, float, float],
     input: torch.Tensor,
@@ -248,9 +257,7 @@ def fused_elementwise_loss(
     if reduction == "none":
         if num_items is not None:
             return None  # the plain path checks and ignores it, as for any "none"
-        if _native.library() is None:
-            if _mode == "always":
-                raise RuntimeError(f"fused elementwise kernels unavailable: {_native.kernel_info().error}")
+        if not _kernels_available():
             return None
         return _FusedElementwiseNone.apply(input, target, _Spec(KERNELS[name], float(delta), vscale, None,
                                                                  V.resolve(validate), vscale))
@@ -263,9 +270,7 @@ def fused_elementwise_loss(
         if num_items is not None:
             V.check_num_items(num_items)  # unused by "sum", but checked as on the plain path
         den, scale = None, 1.0
-    if _native.library() is None:
-        if _mode == "always":
-            raise RuntimeError(f"fused elementwise kernels unavailable: {_native.kernel_info().error}")
+    if not _kernels_available():
         return None
     spec = _Spec(KERNELS[name], float(delta), scale * vscale, den, V.resolve(validate), vscale)
     return _FusedElementwise.apply(input, target, spec)
