@@ -271,6 +271,11 @@ def test_unavailable_kernel_falls_back(monkeypatch):
     assert "Fused" not in type(out.grad_fn).__name__
     with fused_elementwise("always"), pytest.raises(RuntimeError, match="simulated"):
         LF.mse_loss(x, y)
+    with fused_elementwise("auto"):  # the "none" kernel's branch: the same rule
+        out = LF.log_cosh_loss(x, y, reduction="none")
+    assert "Fused" not in type(out.grad_fn).__name__
+    with fused_elementwise("always"), pytest.raises(RuntimeError, match="simulated"):
+        LF.log_cosh_loss(x, y, reduction="none")
 
 
 @pytest.mark.parametrize("r", [1e-30, 1e-6, 1e-3, 0.1, 0.5, 0.9, 0.99999, 1.0, 1.5, 2.0, 9.5, 30.0, 87.0, 300.0, 3e38])
