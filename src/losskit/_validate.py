@@ -283,22 +283,42 @@ F32, F64, I64 = torch.float32, torch.float64, torch.int64  # bound once, for the
 _TORCH_GRAIN = 32768  # at::internal::GRAIN_SIZE: below it the C pass runs on the calling thread
 
 
-def _load_finite_kernels() -> dict[torch.dtype, Callable[..., int]]:
-    global _finite_kernels
-    from .functional.fused import _native  # at first use: the kernels' package imports this module
-
-    _native.library()
-    _finite_kernels = _native._finite
-    return _finite_kernels
-
-
 def finite_on_host(t: torch.Tensor) -> bool:
     """Whether every value of ``t`` is finite, read on the host (the caller has checked that a host read
     is allowed): a 0-d tensor's one read; else one C pass over its memory where the kernels apply (a
     plain contiguous float32/float64 CPU tensor: ``losskit_all_finite_<dtype>`` in ``elementwise.c``),
     else a torch sum (False also when the sum of finite values overflows: the callers then look at the
-    inputs, which are finite, and accept). The hot path of every riding check of an unreduced loss:
-    inlined, about 1 us at 64 elements."""
+    inputs, which are finite, and accept). The hot path of every riding check.
+
+    The first call loads the kernels, which rebinds this name (:func:`_load_finite_kernels`): where the
+    CPython module built, to its entry ``finite(t)``, which reads a plain contiguous float32/float64 CPU
+    tensor (a 0-d one too, in place of ``.item()``) in one C call and hands anything else to
+    :func:`_finite_on_host`; elsewhere, to :func:`_finite_on_host`. Call it as ``V.finite_on_host``.
+    """
+    _load_finite_kernels()
+    return finite_on_host(t)
+
+
+def _load_finite_kernels() -> dict[torch.dtype, Callable[..., int]]:
+    """Load the C kernels (building them at first use) for :func:`finite_on_host`, and bind that name to
+    the CPython module's one-call entry where it built (set up with :func:`_finite_on_host` as its
+    fallback), else to :func:`_finite_on_host`."""
+    global _finite_kernels, finite_on_host
+    from .functional.fused import _native  # at first use: the kernels' package imports this module
+
+    _native.library()
+    module = _native._python
+    if module is not None and hasattr(module, "finite"):
+        module.setup(torch.Tensor, torch.nn.Parameter, F32, F64, _finite_on_host, torch.get_num_threads)
+        finite_on_host = module.finite
+    else:
+        finite_on_host = _finite_on_host
+    _finite_kernels = _native._finite
+    return _finite_kernels
+
+
+def _finite_on_host(t: torch.Tensor) -> bool:
+    """:func:`finite_on_host` in Python: the reference, and the C entry's fallback for what it does not read."""
     if not t.dim():
         return math.isfinite(t.item())
     kernels = _finite_kernels if _finite_kernels is not None else _load_finite_kernels()

@@ -398,11 +398,14 @@ class TorchCall:
     * ``strict_checks``: the loss has checks of its own at the strict level; that level takes the
       composed path.
     * ``guard(args)``: a value check the result cannot show (a variance >= 0), as a host-side verdict.
-    * ``exact(args)``: whether torch's op computes losskit's value on these inputs (no NaN score that its
-      kernel drops), asked at every level, ``validate=False`` included (where the composed path gives
-      NaN); such kernels have no forward-mode derivative either, so dual tensors take the composed path.
-    * ``device_checks(args)``: ``guard`` and ``exact`` as device-side assertions, for accelerators; there
-      an ``exact`` loss with ``validate=False`` takes the composed path (no host read).
+    * ``drops_nan``: torch's kernel drops a NaN of the ``named`` inputs (a margin kernel's ``if z > 0``), so
+      its value is losskit's only where they are finite: each is read (one C pass,
+      :func:`~losskit._validate.finite_on_host`) at every level, ``validate=False`` included (where the
+      composed path gives NaN), and where all are finite the result is not read again (the riding check
+      would find finite inputs and accept), unless ``overflows``. Such kernels have no forward-mode
+      derivative either, so dual tensors take the composed path.
+    * ``device_checks(args)``: ``guard`` and ``drops_nan``'s read as device-side assertions, for accelerators;
+      there a ``drops_nan`` loss with ``validate=False`` takes the composed path (no host read).
     * ``overflows``: torch's op is non-finite on some finite inputs where losskit's loss is finite, so its
       result is read even with ``validate=False`` (:func:`~losskit._validate.finite_on_host`: a 0-d read,
       or one C pass over an unreduced one), and accelerators (no host read) take the composed path.
@@ -414,7 +417,7 @@ class TorchCall:
     others: tuple[int, ...] = ()
     strict_checks: bool = False
     guard: Callable[[Args], bool] | None = None
-    exact: Callable[[Args], bool] | None = None
+    drops_nan: bool = False
     device_checks: Callable[[Args], None] | None = None
     overflows: bool = False
 
@@ -427,8 +430,8 @@ def torch_op_loss(spec: TorchCall, args: Args, reduction: object, validate: Vali
     items is 0 in losskit, NaN in torch; torch's margin kernels sum an empty batch to garbage), the tensors
     of ``spec.same`` and ``spec.others`` as :class:`TorchCall` says; the loss checks what is its own (e.g.
     an index target's rank) before calling. With ``validate=False`` a call then costs torch's op alone
-    (and ``spec.exact``). On the CPU, with value checks on, it costs the guard, one reduction of the result
-    (none for a 0-d one) and one 0-d read; a non-finite result, a failed guard or a ``RuntimeError`` from
+    (and ``spec.drops_nan``'s read). On the CPU, with value checks on, it costs the guard, one reduction of
+    the result (none for a 0-d one) and one 0-d read; a non-finite result, a failed guard or a ``RuntimeError`` from
     torch's op (a class index out of range, a shape it refuses) returns None. This is a hot path: its
     Python cost per call is a few microseconds (benchmarks/bench_vs_torch.py).
     """
@@ -449,8 +452,8 @@ def torch_op_loss(spec: TorchCall, args: Args, reduction: object, validate: Vali
         t = args[i]  # type: ignore[assignment]
         if t is not None and (type(t) not in PLAIN_TENSORS or t.dtype is not dtype):
             return None
-    exact = spec.exact
-    if exact is None:
+    drops_nan = spec.drops_nan
+    if not drops_nan:
         if validate is False and not spec.overflows and not V._functorch_active():
             try:
                 return spec.op(*args, red)  # torch's op in a torch.compile trace too: its meaning is losskit's
@@ -468,15 +471,20 @@ def torch_op_loss(spec: TorchCall, args: Args, reduction: object, validate: Vali
             guard = spec.guard
             if guard is not None and not guard(args):
                 return None
-        elif not spec.overflows:
-            return out if exact is None or exact(args) else None
-        if exact is not None and not exact(args):
-            return None
+        elif not spec.overflows and not drops_nan:
+            return out
+        if drops_nan:
+            for _, i in spec.named:
+                t = args[i]  # type: ignore[assignment]
+                if t is not None and not V.finite_on_host(t):
+                    return None  # the composed path gives NaN, and names it when checks are on
+            if not spec.overflows:
+                return out  # every named input finite: the riding check has nothing to find
         return out if (isfinite(out.item()) if red else V.finite_on_host(out)) else None
     if mode != V.NO_HOST_READ or spec.overflows:
         return None  # a trace, or the strict level's own checks: the composed path
     mode = V.value_mode(validate, input)  # an accelerator: no host read
-    if (mode and spec.strict_checks and V.strict(validate)) or (not mode and exact is not None):
+    if (mode and spec.strict_checks and V.strict(validate)) or (not mode and drops_nan):
         return None
     if mode and spec.device_checks is not None:
         spec.device_checks(args)

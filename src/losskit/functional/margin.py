@@ -48,14 +48,6 @@ __all__ = [
 ]
 
 
-def _no_nan_score(args: tuple[object, ...]) -> bool:
-    """torch's multi-class margin kernels' ``if z > 0`` drops a NaN score (and a NaN class weight where no
-    class violates): such a call takes the composed path, which names it (so does an inf: one C pass over
-    the scores, :func:`~losskit._validate.finite_on_host`, is the cheapest read that finds a NaN)."""
-    weight = args[4] if len(args) == 5 else None  # multi_margin_loss's (input, target, p, margin, weight)
-    return V.finite_on_host(args[0]) and (weight is None or V.finite_on_host(weight))  # type: ignore[arg-type]
-
-
 def _multi_margin_device_checks(args: tuple[object, ...]) -> None:
     input, target, weight = cast(torch.Tensor, args[0]), cast(torch.Tensor, args[1]), args[4]
     V.check_class_indices(target, input.shape[1], None)  # before torch's kernel, so losskit's message fires
@@ -166,7 +158,9 @@ def _multilabel_soft_margin(
     return _bce_logits(input, target, weight, None, 0).sum(-1) / input.shape[-1]
 
 
-# how each loss calls torch's op (see torch_op_loss); margin labels and weight signs are strict-level checks
+# how each loss calls torch's op (see torch_op_loss); margin labels and weight signs are strict-level checks.
+# torch's multi-class margin kernels' ``if z > 0`` drops a NaN score (and a NaN class weight where no class
+# violates): drops_nan reads them first, and a non-finite one takes the composed path, which names it
 _MARGIN_RANKING = TorchCall(torch.margin_ranking_loss, (("input1", 0), ("input2", 1), ("target", 2)), same=3,
                           strict_checks=True)
 _HINGE_EMBEDDING = TorchCall(torch.hinge_embedding_loss, (("input", 0),), same=2, strict_checks=True)
@@ -174,10 +168,10 @@ _HINGE_EMBEDDING = TorchCall(torch.hinge_embedding_loss, (("input", 0),), same=2
 # read even with validate=False), and softplus(-y x) is about as fast reduced and 0.82-0.93x torch's op unreduced
 # (forward + backward, benchmarks/bench_vs_torch.py)
 _SOFT_MARGIN = TorchCall(_softplus_margin, (("input", 0), ("target", 1)), same=2, strict_checks=True)
-_MULTI_MARGIN = TorchCall(_multi_margin, (("input", 0), ("weight", 4)), others=(4,), exact=_no_nan_score,
+_MULTI_MARGIN = TorchCall(_multi_margin, (("input", 0), ("weight", 4)), others=(4,), drops_nan=True,
                         device_checks=_multi_margin_device_checks)
 _MULTI_MARGIN_WEIGHTED = dataclasses.replace(_MULTI_MARGIN, strict_checks=True)
-_MULTILABEL_MARGIN = TorchCall(_multilabel_margin, (("input", 0),), exact=_no_nan_score,
+_MULTILABEL_MARGIN = TorchCall(_multilabel_margin, (("input", 0),), drops_nan=True,
                              device_checks=_multilabel_margin_device_checks)
 _MULTILABEL_SOFT_MARGIN = TorchCall(_multilabel_soft_margin, (("input", 0), ("target", 1), ("weight", 2)), same=2,
                                   others=(2,), strict_checks=True)

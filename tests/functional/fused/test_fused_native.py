@@ -53,18 +53,44 @@ def _kernels_or_skip() -> None:
         pytest.skip(f"no C compiler: {_native.kernel_info().error}")
 
 
-@pytest.fixture(params=["python_module", "ctypes"])
+@pytest.fixture(params=["entry", "python_module", "ctypes"])
 def c_pass(request, monkeypatch):
-    """``finite_on_host`` reaching the C pass each way it can: the CPython module (where Python's headers
-    exist) and ctypes. Returns the lengths the C pass was called with (empty: the torch sum answered)."""
+    """``finite_on_host`` reaching the C pass each way it can: the CPython module's one-call entry
+    ``finite(t)`` (what ``V.finite_on_host`` is bound to where Python's headers exist), and the Python
+    reference ``_finite_on_host`` through the module's ``all_finite_<dtype>`` or through ctypes. Returns
+    the lengths the C pass answered (empty: the torch sum answered)."""
     _kernels_or_skip()
+    V._load_finite_kernels()  # first: the load rebinds V.finite_on_host, which the routes below replace
+    calls: list[int] = []
+    if request.param == "entry":
+        module = _native._python
+        if module is None:
+            pytest.skip("no CPython module here (no Python headers): ctypes serves the checks")
+        assert V.finite_on_host is module.finite
+        declined: list[int] = []
+
+        def fallback(t):
+            declined.append(1)
+            return V._finite_on_host(t)
+
+        def entry(t):
+            before = len(declined)
+            verdict = module.finite(t)
+            if len(declined) == before:
+                calls.append(t.numel())
+            return verdict
+
+        module.setup(torch.Tensor, torch.nn.Parameter, torch.float32, torch.float64, fallback, torch.get_num_threads)
+        request.addfinalizer(lambda: module.setup(torch.Tensor, torch.nn.Parameter, torch.float32, torch.float64,
+                                                  V._finite_on_host, torch.get_num_threads))
+        monkeypatch.setattr(V, "finite_on_host", entry)
+        return calls
     if request.param == "python_module":
         if _native.kernel_info().python_module is None:
             pytest.skip("no CPython module here (no Python headers): ctypes serves the checks")
         entries = dict(_native._finite)
     else:
         entries = _native._finite_entries(_native.library(), None)
-    calls: list[int] = []
 
     def spy(fn):
         def call(ptr, n, nthreads):
@@ -74,6 +100,7 @@ def c_pass(request, monkeypatch):
         return call
 
     monkeypatch.setattr(V, "_finite_kernels", {dtype: spy(fn) for dtype, fn in entries.items()})
+    monkeypatch.setattr(V, "finite_on_host", V._finite_on_host)
     return calls
 
 
@@ -100,6 +127,10 @@ def test_the_python_module_refuses_bad_calls():
     with pytest.raises(ValueError, match="null pointer or a negative length"):
         fn(torch.zeros(3).data_ptr(), -1, 1)
     assert fn(0, 0, 1) is True  # an empty tensor's null pointer is fine
+    with pytest.raises(TypeError, match="takes 1 argument"):
+        _native._python.finite()
+    with pytest.raises(TypeError, match="takes 6 arguments"):
+        _native._python.setup(torch.Tensor)
 
 
 @pytest.mark.parametrize("threads", [1, 2])
@@ -133,6 +164,29 @@ def test_the_c_pass_takes_the_extremes_of_the_finite_range(c_pass, dtype):
     assert V.finite_on_host(t) is True  # max * 0 is 0: no overflow, where a sum of these would be inf
     assert V.finite_on_host(torch.empty(0, dtype=dtype)) is True
     assert c_pass == [120, 0]
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_a_0d_tensor_is_read_once(c_pass, request, dtype):
+    """A reduced loss's one value: the entry reads it in C (in place of ``.item()``), the reference with ``.item()``."""
+    for value, want in ((2.0, True), (-0.0, True), (math.nan, False), (math.inf, False), (-math.inf, False)):
+        assert V.finite_on_host(torch.tensor(value, dtype=dtype)) is want
+        assert V.finite_on_host(torch.tensor(value, dtype=dtype).requires_grad_()) is want
+    assert c_pass == ([1] * 10 if request.node.callspec.params["c_pass"] == "entry" else [])
+
+
+def test_a_tensor_without_storage_takes_the_torch_sum(c_pass):
+    """A functorch wrapper has no memory to read (``data_ptr`` raises): the verdict comes from the sum."""
+    verdicts = []
+
+    def loss(x):
+        verdicts.append(V.finite_on_host(x))
+        return x.sum()
+
+    torch.func.grad(loss)(torch.randn(5))
+    torch.func.grad(loss)(torch.tensor([1.0, math.nan]))
+    assert verdicts == [True, False]
+    assert c_pass == []
 
 
 def test_the_c_pass_declines_what_it_cannot_read(c_pass):

@@ -359,9 +359,115 @@ int losskit_fused_abi(void) { return 3; }
 LK_PY_FINITE(lk_py_all_finite_f32, losskit_all_finite_f32, float)
 LK_PY_FINITE(lk_py_all_finite_f64, losskit_all_finite_f64, double)
 
+/* finite(t) -> bool: finite_on_host in one C call, the hot path of every riding check (a Python frame
+ * and its attribute reads cost a few microseconds per call right after a backward, more than the pass).
+ * It reads a plain contiguous float32/float64 CPU tensor through its own methods (dtype, is_cpu,
+ * is_contiguous(), numel(), data_ptr(): no torch header needed), a 0-d result included, whose one value
+ * it reads in place of .item(); anything else (a subclass, another dtype or device, a view, a tensor
+ * without storage) goes to the Python reference given to setup(). */
+static PyObject *lk_tensor_types[2], *lk_f32, *lk_f64, *lk_fallback, *lk_num_threads;
+static PyObject *lk_s_dtype, *lk_s_is_cpu, *lk_s_is_contiguous, *lk_s_numel, *lk_s_data_ptr;
+
+static PyObject *lk_py_setup(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)self;
+    if (nargs != 6) {
+        PyErr_SetString(PyExc_TypeError,
+                        "setup(tensor, parameter, float32, float64, fallback, get_num_threads) takes 6 arguments");
+        return NULL;
+    }
+    PyObject **slots[6] = {&lk_tensor_types[0], &lk_tensor_types[1], &lk_f32, &lk_f64, &lk_fallback, &lk_num_threads};
+    for (int i = 0; i < 6; ++i) {
+        Py_INCREF(args[i]);
+        Py_XSETREF(*slots[i], args[i]);
+    }
+    const char *names[5] = {"dtype", "is_cpu", "is_contiguous", "numel", "data_ptr"};
+    PyObject **interned[5] = {&lk_s_dtype, &lk_s_is_cpu, &lk_s_is_contiguous, &lk_s_numel, &lk_s_data_ptr};
+    for (int i = 0; i < 5; ++i) {
+        if (*interned[i] == NULL && (*interned[i] = PyUnicode_InternFromString(names[i])) == NULL)
+            return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
+static PyObject *lk_py_finite(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)self;
+    if (nargs != 1) {
+        PyErr_SetString(PyExc_TypeError, "finite(t) takes 1 argument");
+        return NULL;
+    }
+    if (lk_fallback == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "finite(t) before setup()");
+        return NULL;
+    }
+    PyObject *t = args[0];
+    PyTypeObject *type = Py_TYPE(t);
+    if (type != (PyTypeObject *)lk_tensor_types[0] && type != (PyTypeObject *)lk_tensor_types[1])
+        return PyObject_CallOneArg(lk_fallback, t);
+    PyObject *dtype = PyObject_GetAttr(t, lk_s_dtype);
+    if (dtype == NULL)
+        goto fallback;
+    int f64 = dtype == lk_f64;
+    int f32 = dtype == lk_f32;
+    Py_DECREF(dtype);
+    if (!f32 && !f64)
+        return PyObject_CallOneArg(lk_fallback, t);
+    PyObject *flag = PyObject_GetAttr(t, lk_s_is_cpu);
+    if (flag == NULL)
+        goto fallback;
+    int cpu = flag == Py_True;
+    Py_DECREF(flag);
+    if (!cpu)
+        return PyObject_CallOneArg(lk_fallback, t);
+    flag = PyObject_CallMethodNoArgs(t, lk_s_is_contiguous);
+    if (flag == NULL)
+        goto fallback;
+    int contiguous = flag == Py_True;
+    Py_DECREF(flag);
+    if (!contiguous)
+        return PyObject_CallOneArg(lk_fallback, t);
+    PyObject *num = PyObject_CallMethodNoArgs(t, lk_s_numel);
+    if (num == NULL)
+        goto fallback;
+    long long n = PyLong_AsLongLong(num);
+    Py_DECREF(num);
+    if (n < 0)
+        goto fallback;
+    PyObject *ptr_obj = PyObject_CallMethodNoArgs(t, lk_s_data_ptr);
+    if (ptr_obj == NULL)
+        goto fallback; /* no storage to read (a functorch wrapper) */
+    void *ptr = PyLong_AsVoidPtr(ptr_obj);
+    Py_DECREF(ptr_obj);
+    if (PyErr_Occurred() || (n > 0 && ptr == NULL))
+        goto fallback;
+    int ok;
+    if (n < LK_TORCH_GRAIN) {
+        ok = f32 ? losskit_all_finite_f32((const float *)ptr, (int64_t)n, 1)
+                 : losskit_all_finite_f64((const double *)ptr, (int64_t)n, 1);
+    } else {
+        PyObject *threads = PyObject_CallNoArgs(lk_num_threads);
+        if (threads == NULL)
+            return NULL;
+        long nt = PyLong_AsLong(threads);
+        Py_DECREF(threads);
+        if (nt == -1 && PyErr_Occurred())
+            return NULL;
+        Py_BEGIN_ALLOW_THREADS ok = f32 ? losskit_all_finite_f32((const float *)ptr, (int64_t)n, (int)nt)
+                                        : losskit_all_finite_f64((const double *)ptr, (int64_t)n, (int)nt);
+        Py_END_ALLOW_THREADS
+    }
+    return PyBool_FromLong(ok);
+fallback:
+    PyErr_Clear();
+    return PyObject_CallOneArg(lk_fallback, t);
+}
+
 static PyMethodDef lk_py_methods[] = {
     {"all_finite_f32", (PyCFunction)(void (*)(void))lk_py_all_finite_f32, METH_FASTCALL, "all finite (float32)"},
     {"all_finite_f64", (PyCFunction)(void (*)(void))lk_py_all_finite_f64, METH_FASTCALL, "all finite (float64)"},
+    {"setup", (PyCFunction)(void (*)(void))lk_py_setup, METH_FASTCALL, "bind finite()'s types and fallback"},
+    {"finite", (PyCFunction)(void (*)(void))lk_py_finite, METH_FASTCALL, "finite_on_host in one C call"},
     {NULL, NULL, 0, NULL},
 };
 
