@@ -390,6 +390,16 @@ static PyObject *lk_py_setup(PyObject *self, PyObject *const *args, Py_ssize_t n
     Py_RETURN_NONE;
 }
 
+/* 1 if flag is True, 0 if it is anything else, -1 if it is NULL (an error is set); consumes the reference */
+static int lk_truth(PyObject *flag)
+{
+    if (flag == NULL)
+        return -1;
+    int yes = flag == Py_True;
+    Py_DECREF(flag);
+    return yes;
+}
+
 static PyObject *lk_py_finite(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
     (void)self;
@@ -413,18 +423,10 @@ static PyObject *lk_py_finite(PyObject *self, PyObject *const *args, Py_ssize_t 
     Py_DECREF(dtype);
     if (!f32 && !f64)
         return PyObject_CallOneArg(lk_fallback, t);
-    PyObject *flag = PyObject_GetAttr(t, lk_s_is_cpu);
-    if (flag == NULL)
+    int cpu = lk_truth(PyObject_GetAttr(t, lk_s_is_cpu));
+    int contiguous = cpu == 1 ? lk_truth(PyObject_CallMethodNoArgs(t, lk_s_is_contiguous)) : 0;
+    if (cpu < 0 || contiguous < 0)
         goto fallback;
-    int cpu = flag == Py_True;
-    Py_DECREF(flag);
-    if (!cpu)
-        return PyObject_CallOneArg(lk_fallback, t);
-    flag = PyObject_CallMethodNoArgs(t, lk_s_is_contiguous);
-    if (flag == NULL)
-        goto fallback;
-    int contiguous = flag == Py_True;
-    Py_DECREF(flag);
     if (!contiguous)
         return PyObject_CallOneArg(lk_fallback, t);
     PyObject *num = PyObject_CallMethodNoArgs(t, lk_s_numel);
