@@ -15,6 +15,7 @@ import torch.nn.functional as F
 
 import losskit.functional as LF
 from losskit import LossInputError
+from losskit import _validate as V
 from losskit.functional import margin, metric, probabilistic
 
 D = torch.float64
@@ -133,8 +134,8 @@ def test_soft_margin_stays_finite_where_torch_overflows(fast_calls) -> None:
             fast_calls.clear()
             out = LF.soft_margin_loss(x, y, reduction=reduction, validate=validate)
             # validate=False or "none": the fast path is the softplus itself (finite here, no read needed);
-            # else torch's op, whose inf here hands the call to the composed softplus
-            assert fast_calls == [validate is False or reduction == "none"]
+            # else torch's op, whose inf here hands the call to the softplus's fast path
+            assert fast_calls == ([True] if validate is False or reduction == "none" else [False, True])
             assert torch.isfinite(out).all()
             expected = F.softplus(-y * x.detach())
             expected = {"mean": expected.mean(), "sum": expected.sum(), "none": expected}[reduction]
@@ -143,6 +144,17 @@ def test_soft_margin_stays_finite_where_torch_overflows(fast_calls) -> None:
                 out = out.sum()
             (grad,) = torch.autograd.grad(out, x)
             assert torch.isfinite(grad).all()
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
+def test_soft_margin_without_a_host_read_takes_the_softplus(fast_calls, reduction) -> None:
+    """Where no host read is allowed (an accelerator; here the sync policy "never"), torch's op, whose result
+    would have to be read for its overflow, declines, and the softplus's fast path answers."""
+    x, y = _x(6, 5), _signs((6, 5))
+    with V.sync_policy("never"):
+        out = LF.soft_margin_loss(x, y, reduction=reduction)
+    assert fast_calls == [False, True]
+    _close(out, F.soft_margin_loss(x, y, reduction=reduction))
 
 
 @pytest.mark.parametrize(("name", "args"), [
