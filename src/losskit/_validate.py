@@ -308,7 +308,7 @@ def _load_finite_kernels() -> dict[torch.dtype, Callable[..., int]]:
 
     _native.library()
     module = _native._python
-    if module is not None and hasattr(module, "finite"):
+    if module is not None:  # built from this very source (its cache key hashes it), so it has finite()
         module.setup(torch.Tensor, torch.nn.Parameter, F32, F64, _finite_on_host, torch.get_num_threads)
         finite_on_host = module.finite
     else:
